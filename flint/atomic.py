@@ -1,0 +1,51 @@
+"""Write products atomically: build under a temporary name, then rename into place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextmanager
+def atomic_path(final: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling path of ``final``; rename it to ``final`` on success.
+
+    Works for files and directories (measurement sets). On error the temporary
+    product is removed and ``final`` is untouched.
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield temporary
+        if final.exists() or final.is_symlink():
+            if not overwrite:
+                raise FileExistsError(f"{final}: already exists; refusing to overwrite it")
+            _remove(final)
+        os.replace(temporary, final)
+    finally:
+        _remove(temporary)
+
+
+def copy_atomically(
+    source: str | os.PathLike[str], destination: str | os.PathLike[str], overwrite: bool = False
+) -> Path:
+    """Copy a file or directory tree to ``destination`` atomically; return the destination."""
+    source, destination = Path(source), Path(destination)
+    with atomic_path(destination, overwrite=overwrite) as temporary:
+        if source.is_dir():
+            shutil.copytree(source, temporary, symlinks=True)
+        else:
+            shutil.copy2(source, temporary)
+    return destination

@@ -1,0 +1,70 @@
+"""Open measurement sets safely: read-only by default, with errors that name the file."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from casacore.tables import table
+
+from flint.atomic import copy_atomically
+from flint.errors import MeasurementSetError
+
+logger = logging.getLogger(__name__)
+
+
+def check_ms(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` as a Path if it looks like a measurement set, else raise."""
+    path = Path(path)
+    if not path.exists():
+        raise MeasurementSetError("no such measurement set", path)
+    if not (path / "table.dat").exists():
+        raise MeasurementSetError("not a casacore table (no table.dat)", path)
+    return path
+
+
+@contextmanager
+def open_ms(
+    path: str | os.PathLike[str], subtable: str | None = None, readonly: bool = True
+) -> Iterator[table]:
+    """Open a measurement set (or one of its subtables); read-only unless asked."""
+    path = check_ms(path)
+    name = str(path) if subtable is None else f"{path}/{subtable}"
+    try:
+        tab = table(name, readonly=readonly, ack=False)
+    except RuntimeError as error:
+        raise MeasurementSetError(f"cannot open {subtable or 'main table'}: {error}", path) from None
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+def require_columns(path: str | os.PathLike[str], *columns: str) -> None:
+    """Raise naming ``path`` if any of ``columns`` is missing from its main table."""
+    with open_ms(path) as tab:
+        missing = sorted(set(columns) - set(tab.colnames()))
+    if missing:
+        raise MeasurementSetError(f"missing column(s) {', '.join(missing)}", path)
+
+
+def writable_copy(
+    source: str | os.PathLike[str], destination: str | os.PathLike[str], overwrite: bool = False
+) -> Path:
+    """Copy-on-write: copy ``source`` to ``destination`` (atomically) before any change.
+
+    An existing complete copy is reused unless ``overwrite`` is set, so a rerun
+    does not repeat the copy. The source is never opened for writing.
+    """
+    source, destination = check_ms(source), Path(destination)
+    if source.resolve() == destination.resolve():
+        raise MeasurementSetError("refusing to modify a measurement set in place", source)
+    if destination.exists() and not overwrite:
+        check_ms(destination)
+        logger.info("Reusing existing copy %s", destination)
+        return destination
+    logger.info("Copying %s -> %s", source, destination)
+    return copy_atomically(source, destination, overwrite=overwrite)

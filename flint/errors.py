@@ -44,8 +44,10 @@ class ConfigError(InputError):
         path: str | PathLike[str] | None = None,
     ) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
-        text = self.problems[0] if len(self.problems) == 1 else "\n  - ".join(
-            [f"{len(self.problems)} problems:", *self.problems]
+        text = (
+            self.problems[0]
+            if len(self.problems) == 1
+            else "\n  - ".join([f"{len(self.problems)} problems:", *self.problems])
         )
         super().__init__(text, path)
 

@@ -32,7 +32,7 @@ def test_open_is_read_only_by_default(real_ms_readonly):
 
 def test_missing_ms_error_names_the_path(tmp_path):
     missing = tmp_path / "nothing.ms"
-    with pytest.raises(MeasurementSetError, match="nothing.ms: no such measurement set"):
+    with pytest.raises(MeasurementSetError, match=r"nothing\.ms: no such measurement set"):
         summarise_ms(missing)
 
 

@@ -27,11 +27,15 @@ def _summary(args: argparse.Namespace) -> int:
         low, high = summary.frequency_range_hz
         print(f"{summary.path}")
         print(f"  rows         {summary.n_rows}")
-        print(f"  antennas     {len(summary.antennas)} ({summary.antennas[0]}..{summary.antennas[-1]})")
+        print(
+            f"  antennas     {len(summary.antennas)} ({summary.antennas[0]}..{summary.antennas[-1]})"
+        )
         print(f"  beams        {summary.beams}")
         print(f"  fields       {', '.join(summary.fields)}")
-        print(f"  channels     {summary.n_channels} x {summary.channel_width_hz / 1e6:.3f} MHz, "
-              f"{low / 1e6:.2f}-{high / 1e6:.2f} MHz")
+        print(
+            f"  channels     {summary.n_channels} x {summary.channel_width_hz / 1e6:.3f} MHz, "
+            f"{low / 1e6:.2f}-{high / 1e6:.2f} MHz"
+        )
         print(f"  correlations {' '.join(summary.correlations)}")
         print(f"  times        {summary.n_times} x {summary.integration_s:.2f} s")
         print(f"  columns      {' '.join(summary.columns)}")

@@ -36,7 +36,9 @@ def open_ms(
     try:
         tab = table(name, readonly=readonly, ack=False)
     except RuntimeError as error:
-        raise MeasurementSetError(f"cannot open {subtable or 'main table'}: {error}", path) from None
+        raise MeasurementSetError(
+            f"cannot open {subtable or 'main table'}: {error}", path
+        ) from None
     try:
         yield tab
     finally:

@@ -78,12 +78,13 @@ def run_tool(
         timer.start()
     try:
         assert process.stdout is not None
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            if log_file:
-                log_file.write(line + "\n")
-            logger.log(log_level, "%s: %s", Path(argv[0]).name, line)
+        with process.stdout:
+            for line in process.stdout:
+                line = line.rstrip("\n")
+                tail.append(line)
+                if log_file:
+                    log_file.write(line + "\n")
+                logger.log(log_level, "%s: %s", Path(argv[0]).name, line)
         returncode = process.wait()
     finally:
         if timer:

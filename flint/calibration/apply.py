@@ -1,0 +1,152 @@
+"""Apply bandpass solutions to a science measurement set (into CORRECTED_DATA of a copy)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flint.calibration.jones import invert_jones
+from flint.calibration.solutions import AOSolutions, read_solutions
+from flint.errors import MeasurementSetError, SolutionsError
+from flint.ms import add_column, open_ms, require_columns, writable_copy
+
+logger = logging.getLogger(__name__)
+
+ROW_CHUNK = 20_000
+APPLIED_KEYWORD = "FLINT_APPLIED_SOLUTIONS"
+BEAM_PATTERN = re.compile(r"beam(\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """The calibrated copy and what was done to it."""
+
+    ms: Path
+    solutions_path: Path
+    newly_flagged_fraction: float
+    skipped: bool = False
+
+
+def beam_of_ms(ms: str | os.PathLike[str]) -> int:
+    """The beam (FEED1) of a single-beam measurement set."""
+    with open_ms(ms) as tab:
+        beams = np.unique(tab.getcol("FEED1"))
+    if len(beams) != 1:
+        raise MeasurementSetError(f"holds beams {beams.tolist()}; expected exactly one", ms)
+    return int(beams[0])
+
+
+def beam_of_name(path: str | os.PathLike[str]) -> int | None:
+    """The beam number in a file name such as ``SB1.B1934-638.beam07.calibrate.bin``."""
+    match = BEAM_PATTERN.search(Path(path).name)
+    return None if match is None else int(match.group(1))
+
+
+def match_solutions(
+    ms: str | os.PathLike[str], candidates: Iterable[str | os.PathLike[str]]
+) -> Path:
+    """The solutions file among ``candidates`` whose name has the MS's beam number."""
+    beam = beam_of_ms(ms)
+    matches = [Path(c) for c in candidates if beam_of_name(c) == beam]
+    if len(matches) != 1:
+        raise SolutionsError(f"{len(matches)} solutions files for beam {beam}; expected one", ms)
+    return matches[0]
+
+
+def check_compatible(ms: str | os.PathLike[str], solutions: AOSolutions) -> None:
+    """Raise SolutionsError unless antennas and channels of ``ms`` match ``solutions``."""
+    with open_ms(ms, "ANTENNA") as tab:
+        n_ant = tab.nrows()
+    with open_ms(ms, "SPECTRAL_WINDOW") as tab:
+        n_chan = len(tab.getcell("CHAN_FREQ", 0))
+    with open_ms(ms, "POLARIZATION") as tab:
+        n_corr = len(tab.getcell("CORR_TYPE", 0))
+    problems = []
+    if solutions.n_ant != n_ant:
+        problems.append(f"{solutions.n_ant} antennas in the solutions, {n_ant} in {ms}")
+    if solutions.n_chan != n_chan:
+        problems.append(f"{solutions.n_chan} channels in the solutions, {n_chan} in {ms}")
+    if n_corr != 4:
+        problems.append(f"{ms} has {n_corr} correlations; expected XX XY YX YY")
+    if problems:
+        raise SolutionsError("; ".join(problems), solutions.path)
+
+
+def _jones_inverse(solutions: AOSolutions) -> np.ndarray:
+    """Inverse Jones ``[nSol, nAnt, nChan, 4]`` from solutions of any nPol."""
+    gains = solutions.gains
+    if solutions.n_pol == 4:
+        jones = gains
+    else:
+        jones = np.zeros((*gains.shape[:3], 4), complex)
+        jones[..., 0] = gains[..., 0]
+        jones[..., 3] = gains[..., -1]
+    return invert_jones(jones)
+
+
+def _intervals(times: np.ndarray, solutions: AOSolutions) -> np.ndarray:
+    if solutions.n_sol == 1:
+        return np.zeros(len(times), int)
+    span = (solutions.end_time - solutions.start_time) / solutions.n_sol
+    index = np.floor((times - solutions.start_time) / span).astype(int)
+    return np.clip(index, 0, solutions.n_sol - 1)
+
+
+def apply_solutions(
+    ms: str | os.PathLike[str],
+    solutions_path: str | os.PathLike[str],
+    output_ms: str | os.PathLike[str],
+    data_column: str = "DATA",
+    overwrite: bool = False,
+) -> ApplyResult:
+    """Copy ``ms`` to ``output_ms`` and write ``J_p^-1 V J_q^-H`` into its CORRECTED_DATA.
+
+    Visibilities with flagged (NaN) solutions are flagged and set to zero. A finished
+    copy (marked with the solutions it got) is reused unless ``overwrite``.
+    """
+    ms, output_ms, solutions_path = Path(ms), Path(output_ms), Path(solutions_path)
+    solutions = read_solutions(solutions_path)
+    require_columns(ms, data_column, "FLAG")
+    check_compatible(ms, solutions)
+    if output_ms.exists() and not overwrite:
+        with open_ms(output_ms) as tab:
+            done = APPLIED_KEYWORD in tab.keywordnames() and tab.getkeyword(APPLIED_KEYWORD) == str(
+                solutions_path.resolve()
+            )
+        if done:
+            logger.info("%s already calibrated with %s; skipping", output_ms, solutions_path)
+            return ApplyResult(output_ms, solutions_path, float("nan"), skipped=True)
+    inverse = _jones_inverse(solutions)
+    newly_flagged = 0
+    total = 0
+    working = writable_copy(ms, output_ms, overwrite=True)
+    add_column(working, "CORRECTED_DATA", like=data_column, fill=None, exist_ok=True)
+    with open_ms(working, readonly=False) as tab:
+        for start in range(0, tab.nrows(), ROW_CHUNK):
+            rows = min(ROW_CHUNK, tab.nrows() - start)
+            data = tab.getcol(data_column, startrow=start, nrow=rows)
+            flags = tab.getcol("FLAG", startrow=start, nrow=rows)
+            ant1 = tab.getcol("ANTENNA1", startrow=start, nrow=rows)
+            ant2 = tab.getcol("ANTENNA2", startrow=start, nrow=rows)
+            interval = _intervals(tab.getcol("TIME", startrow=start, nrow=rows), solutions)
+            left = inverse[interval, ant1].reshape(rows, -1, 2, 2)
+            right = inverse[interval, ant2].reshape(rows, -1, 2, 2)
+            vis = data.reshape(rows, -1, 2, 2)
+            corrected = (left @ vis @ np.conj(np.swapaxes(right, -1, -2))).reshape(data.shape)
+            bad = ~np.isfinite(corrected).all(-1, keepdims=True)
+            newly_flagged += int(np.count_nonzero(bad & ~flags.all(-1, keepdims=True)))
+            total += bad.size
+            corrected[np.broadcast_to(bad, corrected.shape)] = 0
+            tab.putcol("CORRECTED_DATA", corrected.astype(data.dtype), startrow=start, nrow=rows)
+            if bad.any():
+                tab.putcol("FLAG", flags | bad, startrow=start, nrow=rows)
+        tab.putkeyword(APPLIED_KEYWORD, str(solutions_path.resolve()))
+    fraction = newly_flagged / max(total, 1)
+    logger.info("Applied %s to %s (%.2f %% newly flagged)", solutions_path, working, 100 * fraction)
+    return ApplyResult(working, solutions_path, fraction)

@@ -1,0 +1,120 @@
+"""Model visibilities of a calibrator (a few point components) by direct Fourier transform.
+
+Convention (measurement sets, wsclean): ``V(u, v, w) = sum S exp(-2 pi i (u l + v m + w (n - 1)))``
+with u, v, w in wavelengths; an unpolarised source gives XX = YY = I and XY = YX = 0.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numba
+import numpy as np
+from astropy.constants import c
+
+from flint.errors import MeasurementSetError
+from flint.ms import open_ms
+
+SPEED_OF_LIGHT = c.value
+CALIBRATORS = {"B1934-638": (294.85427542, -63.71267361)}
+"""Known bandpass calibrators: J2000 (RA, Dec) in degrees."""
+
+
+class PointSky(Protocol):
+    """What the model needs from :class:`flint.sky.model.SkyModel`."""
+
+    ra_deg: np.ndarray
+    dec_deg: np.ndarray
+
+    def flux_at(self, frequencies_hz: np.ndarray) -> np.ndarray: ...
+
+
+def direction_cosines(
+    ra_deg: np.ndarray, dec_deg: np.ndarray, centre_deg: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(l, m, n) of directions relative to the phase centre (SIN projection)."""
+    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
+    ra0, dec0 = np.radians(centre_deg[0]), np.radians(centre_deg[1])
+    ell = np.cos(dec) * np.sin(ra - ra0)
+    m = np.sin(dec) * np.cos(dec0) - np.cos(dec) * np.sin(dec0) * np.cos(ra - ra0)
+    n = np.sqrt(np.maximum(0.0, 1.0 - ell**2 - m**2))
+    return ell, m, n
+
+
+@numba.njit(cache=True, nogil=True)
+def _dft(uvw, lmn, flux, scale, out):  # pragma: no cover - jit
+    for row in range(uvw.shape[0]):
+        for k in range(lmn.shape[0]):
+            delay = uvw[row, 0] * lmn[k, 0] + uvw[row, 1] * lmn[k, 1] + uvw[row, 2] * lmn[k, 2]
+            if delay == 0.0:
+                for c in range(scale.shape[0]):
+                    out[row, c] += flux[k, c]
+                continue
+            for c in range(scale.shape[0]):
+                phase = -delay * scale[c]
+                out[row, c] += flux[k, c] * complex(np.cos(phase), np.sin(phase))
+
+
+def point_visibilities(
+    uvw_m: np.ndarray,
+    frequencies_hz: np.ndarray,
+    sky: PointSky,
+    phase_centre_deg: tuple[float, float],
+) -> np.ndarray:
+    """Stokes-I model ``[nRow, nChan]`` of the point components of ``sky`` (numba DFT)."""
+    ell, m, n = direction_cosines(sky.ra_deg, sky.dec_deg, phase_centre_deg)
+    lmn = np.ascontiguousarray(np.stack([ell, m, n - 1.0], axis=-1).reshape(-1, 3))
+    flux = np.ascontiguousarray(sky.flux_at(frequencies_hz), dtype=np.float64)  # [ncomp, nchan]
+    scale = 2 * np.pi * np.asarray(frequencies_hz, dtype=np.float64) / SPEED_OF_LIGHT
+    model = np.zeros((uvw_m.shape[0], len(frequencies_hz)), dtype=np.complex128)
+    _dft(np.ascontiguousarray(uvw_m, dtype=np.float64), lmn, flux, scale, model)
+    return model
+
+
+def stokes_i_to_correlations(stokes_i: np.ndarray, n_corr: int) -> np.ndarray:
+    """``[nRow, nChan]`` Stokes I to linear correlations ``[nRow, nChan, nCorr]`` (2 or 4)."""
+    out = np.zeros((*stokes_i.shape, n_corr), dtype=np.complex128)
+    out[..., 0] = stokes_i
+    out[..., -1] = stokes_i
+    return out
+
+
+def calibrator_sky(name: str = "B1934-638") -> PointSky:
+    """The component model flint ships for calibrator ``name``."""
+    from flint.sky import calibrator_model
+
+    return calibrator_model(name)
+
+
+def field_centre_deg(ms: str | os.PathLike[str]) -> tuple[float, float]:
+    """Phase centre (RA, Dec) in degrees of the first field of ``ms``."""
+    with open_ms(ms, "FIELD") as tab:
+        ra, dec = np.degrees(tab.getcol("PHASE_DIR")[0, 0])
+    return float(ra % 360.0), float(dec)
+
+
+def check_calibrator_in_field(
+    ms: str | os.PathLike[str], sky: PointSky, max_offset_deg: float = 1.0
+) -> float:
+    """Offset (deg) of the brightest component from the phase centre; raise if too far."""
+    ra0, dec0 = field_centre_deg(ms)
+    flux = sky.flux_at(np.array([1e9]))[:, 0]
+    brightest = int(np.argmax(flux))
+    ell, m, _ = direction_cosines(sky.ra_deg[brightest], sky.dec_deg[brightest], (ra0, dec0))
+    offset = float(np.degrees(np.arcsin(min(1.0, float(np.hypot(ell, m))))))
+    behind = float(
+        np.sin(np.radians(dec0)) * np.sin(np.radians(sky.dec_deg[brightest]))
+        + np.cos(np.radians(dec0))
+        * np.cos(np.radians(sky.dec_deg[brightest]))
+        * np.cos(np.radians(ra0 - sky.ra_deg[brightest]))
+    )
+    if behind < 0 or offset > max_offset_deg:
+        where = f"{offset:.2f} deg" if behind >= 0 else "more than 90 deg"
+        raise MeasurementSetError(
+            f"the calibrator is {where} from the phase centre ({ra0:.4f}, {dec0:.4f}) deg; "
+            f"expected within {max_offset_deg} deg - is this a calibrator observation "
+            "(and was the field direction fixed by preprocessing)?",
+            ms,
+        )
+    return offset

@@ -60,7 +60,10 @@ def match_solutions(
 
 
 def check_compatible(ms: str | os.PathLike[str], solutions: AOSolutions) -> None:
-    """Raise SolutionsError unless antennas and channels of ``ms`` match ``solutions``."""
+    """Raise SolutionsError unless antennas and channels of ``ms`` match ``solutions``.
+
+    Solutions with a single channel (self-calibration gains) apply to every channel.
+    """
     with open_ms(ms, "ANTENNA") as tab:
         n_ant = tab.nrows()
     with open_ms(ms, "SPECTRAL_WINDOW") as tab:
@@ -70,7 +73,7 @@ def check_compatible(ms: str | os.PathLike[str], solutions: AOSolutions) -> None
     problems = []
     if solutions.n_ant != n_ant:
         problems.append(f"{solutions.n_ant} antennas in the solutions, {n_ant} in {ms}")
-    if solutions.n_chan != n_chan:
+    if solutions.n_chan not in (1, n_chan):  # one channel: frequency-independent gains
         problems.append(f"{solutions.n_chan} channels in the solutions, {n_chan} in {ms}")
     if n_corr != 4:
         problems.append(f"{ms} has {n_corr} correlations; expected XX XY YX YY")

@@ -30,7 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for plugin in sorted(entry_points(group="flint.cli"), key=lambda ep: ep.name):
-        plugin.load()(subparsers)
+        try:
+            register = plugin.load()
+        except ImportError as error:  # a broken optional part must not take the others down
+            logger.warning("flint %s is unavailable: %s", plugin.name, error)
+            continue
+        register(subparsers)
     return parser
 
 

@@ -1,0 +1,82 @@
+"""Read, check and query strategy files; the packaged default strategy."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from flint.atomic import atomic_path
+from flint.errors import ConfigError, InputError
+from flint.options import BaseOptions, validated
+from flint.strategy.model import STAGES, Stage, Strategy, format_errors
+
+
+def default_strategy_text() -> str:
+    """The packaged default strategy, with its comments."""
+    return resources.files("flint").joinpath("data/strategies/default.yaml").read_text()
+
+
+def check_strategy(data: Any, source: str | None = None) -> Strategy:
+    """Validate parsed YAML ``data``; raise one ConfigError listing every problem with its key path."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "a strategy is a mapping with keys version, selfcal_rounds, defaults, rounds", source
+        )
+    if "version" in data and data["version"] != 1:
+        raise ConfigError(
+            f"version: this flint reads strategy version 1, not {data['version']!r}", source
+        )
+    try:
+        return Strategy.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_errors(error), source) from None
+
+
+def load_strategy(path: str | os.PathLike[str] | None = None) -> Strategy:
+    """Load and validate a strategy YAML file (the packaged default when ``path`` is None)."""
+    if path is None:
+        return check_strategy(yaml.safe_load(default_strategy_text()), "default strategy")
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such strategy file", path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"not valid YAML: {error}", path) from None
+    return check_strategy(data, str(path))
+
+
+def write_default_strategy(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write the commented default strategy to ``path`` (atomically); return the path."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError("already exists; choose another name or overwrite it", path)
+    with atomic_path(path, overwrite=overwrite) as temporary:
+        temporary.write_text(default_strategy_text())
+    return path
+
+
+def options_for_round(strategy: Strategy, stage: Stage, round_number: int) -> BaseOptions:
+    """The settings of ``stage`` in round ``round_number``: defaults, then that round's changes."""
+    if stage not in STAGES:
+        raise InputError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+    if not 0 <= round_number <= strategy.selfcal_rounds:
+        raise InputError(f"round {round_number} is outside 0..{strategy.selfcal_rounds}")
+    if stage == "gain_solve" and round_number == 0:
+        raise InputError("round 0 only images: it has no gain solving")
+    defaults = getattr(strategy.defaults, stage)
+    overrides = strategy.rounds.get(round_number)
+    changes = getattr(overrides, stage) if overrides is not None else {}
+    return validated(
+        STAGES[stage], {**defaults.model_dump(), **changes}, f"round {round_number} {stage}"
+    )
+
+
+def strategy_json_schema() -> dict[str, Any]:
+    """JSON schema of strategy files (for docs and option forms)."""
+    return Strategy.model_json_schema()

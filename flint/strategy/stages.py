@@ -1,0 +1,53 @@
+"""Options of the self-calibration stages that live nowhere else: gain solving, source finding."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from flint.options import BaseOptions
+
+
+class GainSolveOptions(BaseOptions):
+    """Gain solving against the model of the previous image."""
+
+    mode: Literal["phase", "amplitude+phase"] = "phase"
+    """Solve for phases only, or for complex gains."""
+    solint_s: float | None = Field(60.0, gt=0)
+    """Solution interval in seconds; None solves once over the whole observation."""
+    channels_per_solution: int | None = Field(None, ge=1)
+    """Channels sharing one solution; None solves once over the band."""
+    min_uv_lambda: float | None = Field(None, ge=0)
+    """Ignore baselines shorter than this, in wavelengths."""
+    max_uv_lambda: float | None = Field(None, gt=0)
+    """Ignore baselines longer than this, in wavelengths."""
+    refant: int = Field(0, ge=0)
+    """Reference antenna index: its phase is held at zero."""
+
+    @model_validator(mode="after")
+    def _uv_range(self) -> GainSolveOptions:
+        if (
+            self.min_uv_lambda is not None
+            and self.max_uv_lambda is not None
+            and self.min_uv_lambda >= self.max_uv_lambda
+        ):
+            raise ValueError("min_uv_lambda must be smaller than max_uv_lambda")
+        return self
+
+
+class SourceFindingOptions(BaseOptions):
+    """Aegean source finding on an image (background and rms from BANE)."""
+
+    seed_snr: float = Field(5.0, gt=0)
+    """Aegean ``--seedclip``: islands need a pixel this many sigma above the background."""
+    flood_snr: float = Field(4.0, gt=0)
+    """Aegean ``--floodclip``: islands extend down to this signal-to-noise."""
+    max_summits: int | None = Field(None, ge=1)
+    """Aegean ``--maxsummits``: fit at most this many components per island."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SourceFindingOptions:
+        if self.flood_snr > self.seed_snr:
+            raise ValueError("flood_snr must not exceed seed_snr")
+        return self

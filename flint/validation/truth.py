@@ -1,0 +1,32 @@
+"""The fluxes a catalogue should find: truth sky models evaluated for one image."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from flint.primary_beam import primary_beam
+from flint.sky import SkyModel, read_sky
+
+
+def expected_truth(
+    truth: SkyModel | str | os.PathLike[str],
+    frequency_hz: float,
+    pointing_deg: tuple[float, float] | None = None,
+    pb_model: str = "gaussian",
+) -> Table:
+    """Truth positions and the flux each should show in an image at ``frequency_hz``.
+
+    ``truth`` is a SkyModel or a file ``read_sky`` reads (a simulated truth, or a
+    reference catalogue the user supplies). With ``pointing_deg`` the image is taken
+    to be a beam image that is not primary-beam corrected, and fluxes are attenuated.
+    """
+    sky = truth if isinstance(truth, SkyModel) else read_sky(Path(truth), reference_hz=frequency_hz)
+    flux = sky.flux_at(frequency_hz)[:, 0]
+    if pointing_deg is not None:
+        offsets = np.deg2rad(sky.separation_deg(*pointing_deg))
+        flux = flux * primary_beam(offsets, frequency_hz, model=pb_model)
+    return Table({"ra_deg": sky.ra_deg, "dec_deg": sky.dec_deg, "flux_jy": flux})

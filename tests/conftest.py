@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from fixtures_services import *  # noqa: F403 - real SLURM, Prefect and PostgreSQL fixtures
 
 DATA = Path(__file__).parent / "data"
 REAL_MS_ZIP = DATA / "SB39400.RACS_0635-31.beam0.small.ms.zip"

@@ -7,7 +7,14 @@ import pytest
 from casacore.tables import table
 
 from flint.errors import MeasurementSetError
-from flint.ms import add_column, open_ms, rename_column, summarise_ms, writable_copy
+from flint.ms import (
+    add_column,
+    open_ms,
+    rename_column,
+    split_column,
+    summarise_ms,
+    writable_copy,
+)
 
 
 def test_summary_of_real_ms(real_ms_readonly):
@@ -65,3 +72,19 @@ def test_add_and_rename_columns_are_safe(real_ms):
     with open_ms(real_ms) as tab:
         assert "OLD_MODEL" in tab.colnames()
         assert np.all(tab.getcol("OLD_MODEL", nrow=5) == 1 + 0j)
+
+
+def test_split_column_moves_corrected_into_data(real_ms, tmp_path):
+    add_column(real_ms, "CORRECTED_DATA", like="DATA", fill=2 + 1j)
+    with open_ms(real_ms) as tab:
+        original = tab.getcol("DATA")
+    output = split_column(real_ms, tmp_path / "split.ms")
+    with open_ms(output) as tab:
+        assert "CORRECTED_DATA" not in tab.colnames()
+        assert np.all(tab.getcol("DATA", nrow=10) == 2 + 1j)
+    with open_ms(real_ms) as tab:  # the source keeps both columns, unchanged
+        assert np.array_equal(tab.getcol("DATA"), original, equal_nan=True)
+        assert "CORRECTED_DATA" in tab.colnames()
+    assert split_column(real_ms, tmp_path / "split.ms") == output  # rerun: no work
+    with pytest.raises(MeasurementSetError, match="NOPE"):
+        split_column(real_ms, tmp_path / "other.ms", column="NOPE")

@@ -7,7 +7,9 @@ NaN = flagged) and never change their input.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import savgol_filter
@@ -243,3 +245,39 @@ def repair_solutions(
         report.reference_antenna = ref
         repaired[interval] = reference_phase(gains, ref)
     return solutions.with_gains(repaired), report
+
+
+@dataclass
+class RepairedFile:
+    """A repaired copy of a solutions file, its plot and what was flagged."""
+
+    solutions_path: Path
+    plot_path: Path | None
+    report: RepairReport | None
+    skipped: bool = False
+
+
+def repair_solutions_file(
+    solutions_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    options: RepairOptions | None = None,
+    plot: bool = True,
+) -> RepairedFile:
+    """Write the pre-flagged (and smoothed) copy of ``solutions_path``, plus a plot.
+
+    An existing output is kept (a rerun skips it); the input is never changed.
+    """
+    from flint.calibration.plots import plot_solutions
+    from flint.calibration.solutions import read_solutions, write_solutions
+
+    output_path = Path(output_path)
+    plot_path = output_path.with_suffix(".png") if plot else None
+    if output_path.exists() and (plot_path is None or plot_path.exists()):
+        logger.info("Repaired solutions %s exist; skipping", output_path)
+        return RepairedFile(output_path, plot_path, None, skipped=True)
+    original = read_solutions(solutions_path)
+    repaired, report = repair_solutions(original, options)
+    write_solutions(repaired, output_path, overwrite=True)
+    if plot_path is not None:
+        plot_solutions(repaired, plot_path, reference=original)
+    return RepairedFile(output_path, plot_path, report)

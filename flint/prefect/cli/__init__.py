@@ -1,0 +1,1 @@
+"""``flint cluster`` and ``flint server``: registered through the ``flint.cli`` entry points."""

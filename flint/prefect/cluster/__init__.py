@@ -1,0 +1,27 @@
+"""Dask clusters from one YAML file: validate, explain, start, or hand to Prefect."""
+
+from flint.prefect.cluster.config import (
+    AdaptOptions,
+    ClusterConfig,
+    builtin_cluster_names,
+    load_cluster_config,
+)
+from flint.prefect.cluster.factory import (
+    cluster_kwargs,
+    create_cluster,
+    describe,
+    job_script,
+    task_runner,
+)
+
+__all__ = [
+    "AdaptOptions",
+    "ClusterConfig",
+    "builtin_cluster_names",
+    "cluster_kwargs",
+    "create_cluster",
+    "describe",
+    "job_script",
+    "load_cluster_config",
+    "task_runner",
+]

@@ -1,0 +1,110 @@
+"""One cluster config drives both flows (DaskTaskRunner) and interactive clusters."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from flint.prefect.cluster.config import ClusterConfig, resolve_cluster_class
+from flint.prefect.cluster.jobqueue import render_job_script, with_default_lifetime
+
+if TYPE_CHECKING:
+    from distributed.deploy import Cluster
+    from prefect_dask import DaskTaskRunner
+
+logger = logging.getLogger(__name__)
+
+
+def cluster_kwargs(config: ClusterConfig) -> dict[str, Any]:
+    """The keywords passed to the cluster class, defaults included (worker lifetime)."""
+    kwargs = dict(config.cluster_kwargs)
+    if isinstance(kwargs.get("silence_logs"), str):  # logging wants "INFO", YAML says "info"
+        kwargs["silence_logs"] = kwargs["silence_logs"].upper()
+    if config.is_jobqueue and config.worker_lifetime:
+        import dask
+
+        cls = resolve_cluster_class(config.cluster_class)
+        default = dask.config.get(f"jobqueue.{cls.job_cls.config_name}.walltime", None)
+        kwargs = with_default_lifetime(kwargs, default)
+    return kwargs
+
+
+def job_script(config: ClusterConfig) -> str | None:
+    """The batch script of a job-queue cluster (None for others); starts no scheduler."""
+    if not config.is_jobqueue:
+        return None
+    return render_job_script(resolve_cluster_class(config.cluster_class), cluster_kwargs(config))
+
+
+def describe(config: ClusterConfig) -> str:
+    """The resolved settings as YAML, followed by the job script for job-queue clusters."""
+    data = {
+        "cluster_class": config.cluster_class,
+        "cluster_kwargs": cluster_kwargs(config),
+        "adapt_kwargs": config.adapt_kwargs.model_dump(exclude_none=True)
+        if config.adapt_kwargs
+        else None,
+        "scale": config.scale,
+    }
+    text = yaml.safe_dump({k: v for k, v in data.items() if v is not None}, sort_keys=False)
+    script = job_script(config)
+    if script is not None:
+        text += "\n# job script (scheduler address filled in at start):\n" + script + "\n"
+    return text
+
+
+PRELOAD = "flint.prefect.cluster.worker_preload"
+
+
+def _prepare_environment(ensure_server: bool) -> None:
+    """Export PREFECT_API_URL (and flint's defaults) before any worker process starts.
+
+    Also adds flint's worker preload (it flushes Prefect's logs when a worker closes), in
+    dask's config and in the environment that batch jobs inherit.
+    """
+    import os
+
+    import dask
+
+    preload = list(dask.config.get("distributed.worker.preload", []))
+    if PRELOAD not in preload:
+        preload.append(PRELOAD)
+        dask.config.set({"distributed.worker.preload": preload})
+        os.environ["DASK_DISTRIBUTED__WORKER__PRELOAD"] = str(preload)
+    if ensure_server:
+        from flint.prefect.server.embedded import ensure_prefect_server
+
+        ensure_prefect_server()
+
+
+def create_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Cluster:
+    """Start the cluster described by ``config``, adapted or scaled as it says.
+
+    With ``ensure_server`` the Prefect server is made available and PREFECT_API_URL exported
+    first, so worker processes (local or batch jobs) inherit it.
+    """
+    _prepare_environment(ensure_server)
+    cls = resolve_cluster_class(config.cluster_class)
+    logger.info("Starting %s", config.cluster_class)
+    cluster = cls(**cluster_kwargs(config))
+    if config.adapt_kwargs is not None:
+        cluster.adapt(**config.adapt_kwargs.model_dump(exclude_none=True))
+    elif config.scale is not None:
+        cluster.scale(config.scale)
+    return cluster
+
+
+def task_runner(config: ClusterConfig, *, ensure_server: bool = True) -> DaskTaskRunner:
+    """A DaskTaskRunner that starts (and closes) the cluster of ``config`` for each flow run."""
+    from prefect_dask import DaskTaskRunner
+
+    _prepare_environment(ensure_server)
+    adapt = config.adapt_kwargs.model_dump(exclude_none=True) if config.adapt_kwargs else None
+    kwargs = cluster_kwargs(config)
+    if config.scale is not None and adapt is None:
+        kwargs.setdefault("n_workers", config.scale)
+    return DaskTaskRunner(
+        cluster_class=config.cluster_class, cluster_kwargs=kwargs, adapt_kwargs=adapt
+    )

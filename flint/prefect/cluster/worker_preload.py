@@ -1,0 +1,26 @@
+"""Dask worker preload: send Prefect's buffered log lines before a worker closes.
+
+Workers retired by adapt (or stopped by the batch system's SIGTERM) would otherwise drop the
+log lines of their last tasks, which Prefect sends in the background every few seconds.
+Enabled through ``distributed.worker.preload`` by :func:`flint.prefect.cluster.create_cluster`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+def dask_setup(worker) -> None:
+    """Nothing to set up: Prefect configures itself when the first task arrives."""
+
+
+def dask_teardown(worker) -> None:
+    """Flush Prefect's API log queue (at most 5 s)."""
+    try:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
+    except Exception:  # the worker is closing: never block or fail that
+        logger.debug("could not drain Prefect logs", exc_info=True)

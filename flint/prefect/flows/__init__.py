@@ -1,0 +1,1 @@
+"""flint's flows: bandpass calibration, continuum imaging and the demo."""

@@ -1,0 +1,36 @@
+"""Run a flint flow on the cluster a config describes, with the Prefect server in place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prefect import Flow
+from prefect.states import State
+
+from flint.errors import FlintError
+from flint.prefect.cluster import load_cluster_config, task_runner
+from flint.prefect.server.embedded import ensure_prefect_server
+
+logger = logging.getLogger(__name__)
+
+
+class FlowFailed(FlintError, RuntimeError):
+    """A flow run ended in a state other than Completed."""
+
+
+def run_flow(flow: Flow, cluster: str = "local", **parameters: Any) -> Any:
+    """Run ``flow(**parameters)`` with a DaskTaskRunner for ``cluster``; return its result.
+
+    The Prefect server is made available (and PREFECT_API_URL exported) before the
+    cluster starts. A run that does not complete raises :class:`FlowFailed` with its state.
+    """
+    api_url = ensure_prefect_server()
+    config = load_cluster_config(cluster)
+    logger.info("Running flow %s on %s (Prefect API %s)", flow.name, cluster, api_url)
+    state: State = flow.with_options(task_runner=task_runner(config, ensure_server=False))(
+        **parameters, return_state=True
+    )
+    if not state.is_completed():
+        raise FlowFailed(f"flow {flow.name} ended {state.name}: {state.message}")
+    return state.result()

@@ -1,0 +1,173 @@
+"""Self-calibration gains: solve per-antenna gains against the model of the last image.
+
+Gains are solved per solution interval (and per channel group), sharing one value
+across all channels of a group, with the StEFCal solver of
+:mod:`flint.calibration.stefcal`. They are written as MWAOCAL solutions (one
+solution per interval), so :func:`flint.calibration.apply_solutions` applies them.
+Each round solves on the bandpass-calibrated ``DATA`` with the newest model; gains
+do not accumulate from round to round.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from flint.calibration.repair import reference_phase
+from flint.calibration.solutions import AOSolutions, write_solutions
+from flint.calibration.stefcal import NormalEquations, accumulate, empty_equations, stefcal
+from flint.errors import MeasurementSetError
+from flint.ms import open_ms, require_columns
+from flint.strategy.stages import GainSolveOptions
+
+logger = logging.getLogger(__name__)
+
+ROW_CHUNK = 50_000
+SPEED_OF_LIGHT = 299_792_458.0
+DIAGONAL = [0, 3]  # XX, YY of XX XY YX YY
+
+
+@dataclass(frozen=True)
+class SelfcalGains:
+    """Where the gains went and how large the corrections were."""
+
+    solutions_path: Path
+    n_intervals: int
+    phase_rms_deg: float
+    """RMS of the unflagged gain phases after referencing: how much was corrected."""
+    amplitude_rms: float
+    """RMS of |g| - 1 (zero for phase-only solving)."""
+    skipped: bool = False
+
+
+def _channel_groups(n_chan: int, channels_per_solution: int | None) -> np.ndarray:
+    if channels_per_solution is None:
+        return np.zeros(n_chan, int)
+    return np.arange(n_chan) // channels_per_solution
+
+
+def _reduce_channels(equations: NormalEquations, groups: np.ndarray, n_groups: int):
+    """Sum the per-channel normal equations into channel groups."""
+
+    def reduce(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((*values.shape[:2], n_groups, values.shape[3]), values.dtype)
+        np.add.at(out, (slice(None), slice(None), groups), values)
+        return out
+
+    return NormalEquations(
+        *(reduce(v) for v in (equations.vm, equations.mm, equations.vv, equations.count))
+    )
+
+
+def _uv_flags(
+    uvw: np.ndarray, frequencies: np.ndarray, options: GainSolveOptions
+) -> np.ndarray | None:
+    """Flags ``[nRow, nChan, 1]`` for baselines outside the uv range (wavelengths)."""
+    if options.min_uv_lambda is None and options.max_uv_lambda is None:
+        return None
+    uv_lambda = np.hypot(uvw[:, 0], uvw[:, 1])[:, None] * frequencies[None, :] / SPEED_OF_LIGHT
+    outside = np.zeros(uv_lambda.shape, bool)
+    if options.min_uv_lambda is not None:
+        outside |= uv_lambda < options.min_uv_lambda
+    if options.max_uv_lambda is not None:
+        outside |= uv_lambda > options.max_uv_lambda
+    return outside[..., None]
+
+
+def solve_selfcal_gains(
+    ms: str | os.PathLike[str],
+    solutions_path: str | os.PathLike[str],
+    options: GainSolveOptions | None = None,
+    data_column: str = "DATA",
+    model_column: str = "MODEL_DATA",
+    overwrite: bool = False,
+) -> SelfcalGains:
+    """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``."""
+    options = options or GainSolveOptions()
+    ms, solutions_path = Path(ms), Path(solutions_path)
+    if solutions_path.exists() and not overwrite:
+        logger.info("Self-calibration gains %s exist; skipping", solutions_path)
+        return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
+    require_columns(ms, data_column, model_column, "FLAG")
+    with open_ms(ms, "SPECTRAL_WINDOW") as tab:
+        frequencies = tab.getcell("CHAN_FREQ", 0)
+    with open_ms(ms, "ANTENNA") as tab:
+        n_ant = tab.nrows()
+    with open_ms(ms) as tab:
+        times = tab.getcol("TIME")
+        half = 0.5 * float(np.median(tab.getcol("INTERVAL")))
+        start = float(times.min()) - half
+        span = float(times.max()) + half - start
+        solint = span if options.solint_s is None else min(options.solint_s, span)
+        n_intervals = max(1, math.ceil(span / solint - 1e-9))
+        groups = _channel_groups(len(frequencies), options.channels_per_solution)
+        n_groups = int(groups.max()) + 1
+        total = empty_equations(n_intervals * n_groups, 2, n_ant)
+        for first in range(0, tab.nrows(), ROW_CHUNK):
+            rows = min(ROW_CHUNK, tab.nrows() - first)
+            data = tab.getcol(data_column, startrow=first, nrow=rows)[..., DIAGONAL]
+            model = tab.getcol(model_column, startrow=first, nrow=rows)[..., DIAGONAL]
+            flags = tab.getcol("FLAG", startrow=first, nrow=rows)[..., DIAGONAL]
+            uv_flags = _uv_flags(tab.getcol("UVW", startrow=first, nrow=rows), frequencies, options)
+            if uv_flags is not None:
+                flags = flags | uv_flags
+            ant1 = tab.getcol("ANTENNA1", startrow=first, nrow=rows)
+            ant2 = tab.getcol("ANTENNA2", startrow=first, nrow=rows)
+            index = np.clip(
+                ((times[first : first + rows] - start) // solint).astype(int), 0, n_intervals - 1
+            )
+            for interval in np.unique(index):
+                pick = index == interval
+                chunk = accumulate(
+                    data[pick], model[pick], ant1[pick], ant2[pick], n_ant, flags=flags[pick]
+                )
+                reduced = _reduce_channels(chunk, groups, n_groups)
+                where = slice(interval * n_groups, (interval + 1) * n_groups)
+                for mine, theirs in zip(
+                    (total.vm, total.mm, total.vv, total.count),
+                    (reduced.vm, reduced.mm, reduced.vv, reduced.count),
+                    strict=True,
+                ):
+                    mine[:, :, where] += theirs
+    if not total.count.any():
+        raise MeasurementSetError(
+            f"no unflagged data to solve self-calibration gains from in {data_column}", ms
+        )
+    result = stefcal(total)  # gains [interval*group, pol, ant]
+    gains = result.gains.reshape(n_intervals, n_groups, 2, n_ant).transpose(0, 3, 1, 2)
+    if options.mode == "phase":
+        gains = gains / np.abs(gains)
+    jones = np.zeros((n_intervals, n_ant, n_groups, 4), np.complex128)
+    jones[..., 0], jones[..., 3] = gains[..., 0], gains[..., 1]
+    jones = np.stack([reference_phase(jones[i], options.refant) for i in range(n_intervals)])
+    if n_groups > 1:  # one solution per channel group, expanded so apply matches channels
+        jones = jones[:, :, groups]
+    solutions = AOSolutions(jones, start_time=start, end_time=start + n_intervals * solint)
+    write_solutions(solutions, solutions_path, overwrite=True)
+    diagonal = jones[..., DIAGONAL]
+    finite = np.isfinite(diagonal)
+    phase_rms = (
+        float(np.degrees(np.sqrt(np.mean(np.angle(diagonal[finite]) ** 2))))
+        if finite.any()
+        else float("nan")
+    )
+    amplitude_rms = (
+        float(np.sqrt(np.mean((np.abs(diagonal[finite]) - 1) ** 2)))
+        if finite.any()
+        else float("nan")
+    )
+    logger.info(
+        "Self-calibration gains for %s: %d interval(s) of %.0f s, phase rms %.1f deg, amplitude rms %.3f -> %s",
+        ms,
+        n_intervals,
+        solint,
+        phase_rms,
+        amplitude_rms,
+        solutions_path,
+    )
+    return SelfcalGains(solutions_path, n_intervals, phase_rms, amplitude_rms)

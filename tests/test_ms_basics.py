@@ -88,3 +88,12 @@ def test_split_column_moves_corrected_into_data(real_ms, tmp_path):
     assert split_column(real_ms, tmp_path / "split.ms") == output  # rerun: no work
     with pytest.raises(MeasurementSetError, match="NOPE"):
         split_column(real_ms, tmp_path / "other.ms", column="NOPE")
+
+
+def test_add_column_after_a_split_reuses_no_data_manager_name(real_ms, tmp_path):
+    add_column(real_ms, "CORRECTED_DATA", like="DATA", fill=1 + 0j)
+    split = split_column(real_ms, tmp_path / "split.ms")  # DATA now lives in that manager
+    assert add_column(split, "CORRECTED_DATA", like="DATA", fill=3 + 0j)
+    with open_ms(split) as tab:
+        assert np.all(tab.getcol("DATA", nrow=4) == 1 + 0j)
+        assert np.all(tab.getcol("CORRECTED_DATA", nrow=4) == 3 + 0j)

@@ -42,9 +42,15 @@ def add_column(
             comment=f"added by flint, shaped like {like}",
         )
         tile = [int(cell_shape[-1]), int(min(cell_shape[0], 64)), 128]
+        used = {info["NAME"] for info in tab.getdminfo().values()}
+        manager = next(
+            f"{name}_tiled{suffix}"
+            for suffix in ("", *(f"_{n}" for n in range(1, 100)))
+            if f"{name}_tiled{suffix}" not in used
+        )
         dminfo = {
             "TYPE": "TiledColumnStMan",
-            "NAME": f"{name}_tiled",
+            "NAME": manager,
             "SPEC": {"DEFAULTTILESHAPE": tile},
         }
         tab.addcols(column, dminfo)

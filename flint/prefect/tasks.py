@@ -32,6 +32,7 @@ from flint.ms.split import split_column
 from flint.selfcal import solve_selfcal_gains
 from flint.sourcefind import find_sources
 from flint.validation import validate
+from flint.validation.thermal import thermal_limit
 
 RESULTS_DIRECTORY = ".flint-results"
 
@@ -90,3 +91,4 @@ find_sources_task = flint_task(find_sources, "find")
 convolve_task = flint_task(convolve_images, "convolve")
 mosaic_task = flint_task(mosaic_images, "mosaic")
 validate_task = flint_task(validate, "validate")
+thermal_task = flint_task(thermal_limit, "thermal-limit")

@@ -9,13 +9,12 @@ from flint.strategy.load import (
     write_default_strategy,
 )
 from flint.strategy.model import STAGES, RoundOverrides, StageOptions, Strategy
-from flint.strategy.stages import GainSolveOptions, SourceFindingOptions
+from flint.strategy.stages import GainSolveOptions
 
 __all__ = [
     "STAGES",
     "GainSolveOptions",
     "RoundOverrides",
-    "SourceFindingOptions",
     "StageOptions",
     "Strategy",
     "check_strategy",

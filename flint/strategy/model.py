@@ -16,14 +16,15 @@ from pydantic.json_schema import WithJsonSchema
 from flint.imaging.options import WSCleanOptions
 from flint.masking.options import MaskingOptions
 from flint.options import BaseOptions
-from flint.strategy.stages import GainSolveOptions, SourceFindingOptions
+from flint.sourcefind.options import SourceFindOptions
+from flint.strategy.stages import GainSolveOptions
 
 STRATEGY_VERSION = 1
 STAGES: dict[str, type[BaseOptions]] = {
     "imaging": WSCleanOptions,
     "gain_solve": GainSolveOptions,
     "masking": MaskingOptions,
-    "source_finding": SourceFindingOptions,
+    "source_finding": SourceFindOptions,
 }
 Stage = Literal["imaging", "gain_solve", "masking", "source_finding"]
 
@@ -58,7 +59,7 @@ class StageOptions(BaseOptions):
     """Gain solving (rounds 1 and later)."""
     masking: MaskingOptions = MaskingOptions()
     """Clean masks."""
-    source_finding: SourceFindingOptions = SourceFindingOptions()
+    source_finding: SourceFindOptions = SourceFindOptions()
     """Source finding."""
 
 
@@ -77,7 +78,7 @@ class RoundOverrides(BaseOptions):
     """Changes to gain solving (not allowed in round 0, which only images)."""
     masking: _override(MaskingOptions) = Field(default_factory=dict)
     """Changes to clean masking."""
-    source_finding: _override(SourceFindingOptions) = Field(default_factory=dict)
+    source_finding: _override(SourceFindOptions) = Field(default_factory=dict)
     """Changes to source finding."""
 
 

@@ -1,4 +1,4 @@
-"""Options of the self-calibration stages that live nowhere else: gain solving, source finding."""
+"""Options of the self-calibration stage that lives nowhere else: gain solving."""
 
 from __future__ import annotations
 
@@ -33,21 +33,4 @@ class GainSolveOptions(BaseOptions):
             and self.min_uv_lambda >= self.max_uv_lambda
         ):
             raise ValueError("min_uv_lambda must be smaller than max_uv_lambda")
-        return self
-
-
-class SourceFindingOptions(BaseOptions):
-    """Aegean source finding on an image (background and rms from BANE)."""
-
-    seed_snr: float = Field(5.0, gt=0)
-    """Aegean ``--seedclip``: islands need a pixel this many sigma above the background."""
-    flood_snr: float = Field(4.0, gt=0)
-    """Aegean ``--floodclip``: islands extend down to this signal-to-noise."""
-    max_summits: int | None = Field(None, ge=1)
-    """Aegean ``--maxsummits``: fit at most this many components per island."""
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SourceFindingOptions:
-        if self.flood_snr > self.seed_snr:
-            raise ValueError("flood_snr must not exceed seed_snr")
         return self

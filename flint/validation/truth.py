@@ -30,3 +30,20 @@ def expected_truth(
         offsets = np.deg2rad(sky.separation_deg(*pointing_deg))
         flux = flux * primary_beam(offsets, frequency_hz, model=pb_model)
     return Table({"ra_deg": sky.ra_deg, "dec_deg": sky.dec_deg, "flux_jy": flux})
+
+
+def find_simulation_truth(directory: str | os.PathLike[str]) -> Path | None:
+    """The truth directory of a flint simulation under ``directory`` (None if there is none)."""
+    manifests = sorted(Path(directory).glob("**/truth/manifest.json"))
+    return manifests[0].parent if manifests else None
+
+
+def simulation_sky(truth_dir: str | os.PathLike[str]) -> SkyModel:
+    """Every component a simulation put in any beam, once each (intrinsic fluxes)."""
+    from flint.simulation import read_truth
+
+    truth = read_truth(truth_dir)
+    skies = [read_sky(Path(truth.directory) / beam.sky) for beam in truth.beams]
+    sky = SkyModel.concatenate(skies)
+    _, first = np.unique(np.asarray(sky.names), return_index=True)
+    return sky.select(np.sort(first))

@@ -38,3 +38,96 @@ def _bandpass(args: argparse.Namespace) -> int:
     for path in sorted(args.output.glob("*.repaired.bin")):
         print(path)
     return 0
+
+
+def register_continuum(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``continuum`` subcommand."""
+    parser = subparsers.add_parser(
+        "continuum", help="calibrate, image, self-calibrate, mosaic and validate every beam"
+    )
+    parser.add_argument("science_dir", type=Path, help="directory of the science beam MSs")
+    parser.add_argument("--bandpass", type=Path, required=True, help="bandpass flow output")
+    parser.add_argument("--output", type=Path, required=True, help="where products go")
+    parser.add_argument("--strategy", type=Path, help="strategy YAML (default: packaged)")
+    parser.add_argument("--beams", type=int, nargs="+", help="only these beams")
+    parser.add_argument("--truth", type=Path, help="reference catalogue to validate against")
+    _cluster_argument(parser)
+    parser.set_defaults(handler=_continuum)
+
+
+def _continuum(args: argparse.Namespace) -> int:
+    from flint.prefect.flows.continuum import continuum_flow
+    from flint.prefect.running import run_flow
+
+    results = run_flow(
+        continuum_flow,
+        cluster=args.cluster,
+        science_dir=args.science_dir,
+        bandpass_dir=args.bandpass,
+        output_dir=args.output,
+        strategy=args.strategy,
+        beams=args.beams,
+        truth=args.truth,
+    )
+    _print_results(results)
+    return 0
+
+
+def _print_results(results: list) -> None:
+    """The validation summary and each beam's distance from the thermal limit."""
+    from flint.validation import ValidationResult
+    from flint.validation.thermal import ThermalLimit
+
+    for result in results:
+        if isinstance(result, ThermalLimit):
+            print(
+                f"thermal limit  {result.residual.name}: residual rms "
+                f"{1e6 * result.residual_rms_jy:.1f} uJy = {result.ratio:.3f} x noise-only image "
+                f"({1e6 * result.noise_rms_jy:.1f} uJy)"
+            )
+    for result in results:
+        if isinstance(result, ValidationResult):
+            print(result.summary.describe())
+            print(f"validation figure: {result.figure}")
+
+
+def register_demo(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` subcommand."""
+    parser = subparsers.add_parser(
+        "demo", help="simulate a small observation, then run the bandpass and continuum flows"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=Path("flint-demo"), help="working directory (flint-demo)"
+    )
+    parser.add_argument("--beams", type=int, nargs="+", help="beams of the demo footprint")
+    _cluster_argument(parser)
+    parser.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from flint.demo import DEMO_BEAMS, demo_strategy_path, simulate_demo
+    from flint.prefect.flows.bandpass import bandpass_flow
+    from flint.prefect.flows.continuum import continuum_flow
+    from flint.prefect.running import run_flow
+    from flint.prefect.server.embedded import ensure_prefect_server
+
+    ensure_prefect_server()
+    observation = simulate_demo(args.output / "data", beams=tuple(args.beams or DEMO_BEAMS))
+    print(f"simulated: {observation.calibrator.sbid_dir} and {observation.field.sbid_dir}")
+    print(f"truth:     {observation.field.truth_dir}")
+    run_flow(
+        bandpass_flow,
+        cluster=args.cluster,
+        calibrator_dir=observation.calibrator.sbid_dir,
+        output_dir=args.output / "bandpass",
+    )
+    results = run_flow(
+        continuum_flow,
+        cluster=args.cluster,
+        science_dir=observation.field.sbid_dir,
+        bandpass_dir=args.output / "bandpass",
+        output_dir=args.output / "continuum",
+        strategy=demo_strategy_path(),
+    )
+    _print_results(results)
+    return 0

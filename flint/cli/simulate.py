@@ -1,0 +1,126 @@
+"""``flint simulate calibrator|field``: simulated ASKAP measurement sets with their truth.
+
+Every option of :class:`flint.simulation.SimulationOptions` is a flag (``--n-channels``,
+``--sefd-jy``...), generated from the model, so help and validation follow it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from typing import Any, Literal
+
+
+def _flag_arguments(parser: argparse.ArgumentParser) -> None:
+    from flint.simulation.observation import SimulationOptions
+
+    for name, info in SimulationOptions.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        help_text = (info.description or "").replace("%", "%%") + f" (default: {info.default})"
+        annotation = info.annotation
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if annotation is bool:
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        elif typing.get_origin(annotation) is Literal:
+            parser.add_argument(
+                flag, choices=typing.get_args(annotation), default=None, help=help_text
+            )
+        elif (
+            typing.get_origin(annotation) in (typing.Union, types.UnionType)
+            and args
+            and typing.get_origin(args[0]) is list
+        ):
+            parser.add_argument(flag, type=int, nargs="+", default=None, help=help_text)
+        else:
+            kind = args[0] if args else annotation
+            parser.add_argument(
+                flag, type=kind if kind in (int, float) else str, default=None, help=help_text
+            )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``simulate`` subcommand."""
+    parser = subparsers.add_parser("simulate", help="simulate ASKAP observations with known truth")
+    actions = parser.add_subparsers(dest="simulate_command", metavar="KIND", required=True)
+    calibrator = actions.add_parser(
+        "calibrator", help="PKS B1934-638 observed by each beam in turn"
+    )
+    calibrator.add_argument("--calibrator", default="B1934-638", help="calibrator name")
+    field = actions.add_parser("field", help="a science field seen by the beam footprint")
+    sky = field.add_mutually_exclusive_group(required=True)
+    sky.add_argument("--sky", help="sky model: wsclean component list, Aegean FITS/CSV table")
+    sky.add_argument(
+        "--random-sky-min-jy",
+        type=float,
+        help="draw a random sky (SKADS counts) down to this flux over the footprint",
+    )
+    for sub in (calibrator, field):
+        sub.add_argument("--output", required=True, help="output directory (SBID directory inside)")
+        sub.add_argument("--config", help="YAML file of options (flags override it)")
+        _flag_arguments(sub)
+    calibrator.set_defaults(handler=_calibrator)
+    field.set_defaults(handler=_field)
+
+
+def _options(args: argparse.Namespace):
+    import yaml
+
+    from flint.errors import ConfigError
+    from flint.options import validated
+    from flint.simulation.observation import SimulationOptions
+
+    values: dict[str, Any] = {}
+    if args.config:
+        try:
+            with open(args.config) as handle:
+                values.update(yaml.safe_load(handle) or {})
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"cannot read options: {error}", args.config) from None
+    for name in SimulationOptions.model_fields:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    return validated(SimulationOptions, values, args.config or "command line")
+
+
+def _report(result) -> int:
+    from flint.simulation import read_truth
+
+    truth = read_truth(result.truth_dir)
+    for entry in truth.beams:
+        print(
+            f"beam {entry.beam:02d}  {result.sbid_dir / entry.measurement_set}  "
+            f"{entry.n_components} components  sigma {entry.noise_sigma_jy:.4g} Jy  "
+            f"expected image noise {entry.expected_image_noise_jy * 1e6:.1f} uJy"
+        )
+    if result.skipped:
+        print(f"{len(result.skipped)} beam(s) were already complete and were skipped")
+    print(f"truth: {result.truth_dir} (manifest {result.manifest.name})")
+    return 0
+
+
+def _calibrator(args: argparse.Namespace) -> int:
+    from flint.simulation import simulate_calibrator
+
+    return _report(simulate_calibrator(args.output, _options(args), args.calibrator))
+
+
+def _field(args: argparse.Namespace) -> int:
+    from flint.simulation import simulate_field
+
+    options = _options(args)
+    sky: Any = args.sky
+    if sky is None:
+        from flint.sky import random_sky
+
+        sky = random_sky(
+            options.ra_deg,
+            options.dec_deg,
+            radius_deg=3.5 * options.pitch_deg + 2.0,
+            min_flux_jy=args.random_sky_min_jy,
+            seed=options.seed,
+        )
+    return _report(simulate_field(args.output, sky, options))

@@ -1,0 +1,253 @@
+"""The continuum flow: calibrate, flag, image and self-calibrate every beam, then mosaic.
+
+Per beam (beams run in parallel; nothing waits for other beams)::
+
+    raw MS --apply bandpass--> .bandpass.ms --flag--> .flagged.ms --split--> .round0.ms
+    round 0: image
+    round r: mask (image r-1) -> solve gains (DATA vs MODEL_DATA of MS r-1)
+             -> apply -> .round{r}.ms -> image (with the mask)
+    last round: find sources
+
+Joins (per round, waiting for every beam): convolve to a common resolution, mosaic,
+find sources on the mosaic; after the last round, validate against the truth (a
+simulation's manifest found beside the data, or a catalogue given by the user) and
+image the simulated noise alone (the thermal limit) when the data carry NOISE_DATA.
+Products go under ``output_dir``: ``beamNN/`` per beam and ``mosaic/roundN/``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import flow
+from prefect.futures import PrefectFuture
+
+from flint.calibration.apply import match_solutions
+from flint.convolve import conv_name
+from flint.imaging import ImageProducts, WSCleanOptions
+from flint.imaging.command import expected_products
+from flint.ms import find_beam_measurement_sets, open_ms
+from flint.prefect import tasks
+from flint.prefect.tasks import bind, labelled
+from flint.sourcefind import source_find_paths
+from flint.strategy import Strategy, load_strategy, options_for_round
+from flint.validation.truth import find_simulation_truth, simulation_sky
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BeamChain:
+    """The futures of one beam's products in the current round."""
+
+    beam: int
+    stem: str
+    directory: Path
+    ms: Path
+    image: ImageProducts
+    imaged: PrefectFuture
+
+
+def image_products(prefix: Path, options: WSCleanOptions) -> ImageProducts:
+    """The products wsclean will write for ``prefix`` (paths known before it runs)."""
+    return ImageProducts.from_files(prefix, expected_products(prefix, options), options)
+
+
+def _imaging(strategy: Strategy, round_number: int, **changes) -> WSCleanOptions:
+    return options_for_round(strategy, "imaging", round_number).with_options(**changes)
+
+
+def _start_beam(beam: int, raw_ms: Path, solutions: Path, output_dir: Path, strategy: Strategy):
+    directory = output_dir / f"beam{beam:02d}"
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = raw_ms.stem
+    with labelled("apply", beam):
+        applied = bind(tasks.apply_solutions_task, output_dir).submit(
+            raw_ms, solutions, directory / f"{stem}.bandpass.ms", data_column="DATA"
+        )
+    flagged_ms = directory / f"{stem}.flagged.ms"
+    with labelled("flag", beam):
+        flagged = bind(tasks.flag_task, output_dir).submit(
+            directory / f"{stem}.bandpass.ms",
+            flagged_ms,
+            column="CORRECTED_DATA",
+            log_path=directory / "logs" / "aoflagger.log",
+            wait_for=[applied],
+        )
+    round_ms = directory / f"{stem}.round0.ms"
+    with labelled("split", beam):
+        split = bind(tasks.split_task, output_dir).submit(
+            flagged_ms, round_ms, column="CORRECTED_DATA", wait_for=[flagged]
+        )
+    options = _imaging(strategy, 0, data_column="DATA")
+    return _image(beam, stem, directory, round_ms, options, 0, strategy, output_dir, [split])
+
+
+def _image(beam, stem, directory, ms, options, round_number, strategy, output_dir, after):
+    name = f"{stem}.round{round_number}"
+    image = image_products(directory / "images" / name, options)
+    with labelled("image", beam, round_number):
+        imaged = bind(tasks.image_task, output_dir).submit(
+            ms, options, directory / "images", name, wait_for=after
+        )
+    return BeamChain(beam, stem, directory, ms, image, imaged)
+
+
+def _find(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: Path):
+    with labelled("find", chain.beam, round_number):
+        return bind(tasks.find_sources_task, output_dir).submit(
+            chain.image.image,
+            chain.directory / "catalogues",
+            options_for_round(strategy, "source_finding", round_number),
+            wait_for=[chain.imaged],
+        )
+
+
+def _selfcal_round(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: Path):
+    beam, directory, stem = chain.beam, chain.directory, chain.stem
+    mask = directory / "masks" / f"{stem}.round{round_number - 1}.mask.fits"
+    with labelled("mask", beam, round_number):
+        masked = bind(tasks.mask_task, output_dir).submit(
+            chain.image.image,
+            mask,
+            options_for_round(strategy, "masking", round_number),
+            wait_for=[chain.imaged],
+        )
+    gains = directory / "gains" / f"{stem}.round{round_number}.gains.bin"
+    with labelled("selfcal", beam, round_number):
+        solved = bind(tasks.selfcal_task, output_dir).submit(
+            chain.ms,
+            gains,
+            options_for_round(strategy, "gain_solve", round_number),
+            data_column="DATA",
+            model_column="MODEL_DATA",
+            wait_for=[chain.imaged],
+        )
+    round_ms = directory / f"{stem}.round{round_number}.ms"
+    with labelled("apply", beam, round_number):
+        applied = bind(tasks.apply_solutions_task, output_dir).submit(
+            chain.ms, gains, round_ms, data_column="DATA", wait_for=[solved]
+        )
+    options = _imaging(strategy, round_number, data_column="CORRECTED_DATA", fits_mask=mask)
+    return _image(
+        beam,
+        stem,
+        directory,
+        round_ms,
+        options,
+        round_number,
+        strategy,
+        output_dir,
+        [applied, masked],
+    )
+
+
+def _mosaic_round(chains: list[BeamChain], round_number: int, output_dir: Path, strategy: Strategy):
+    directory = output_dir / "mosaic" / f"round{round_number}"
+    with labelled("convolve", round_number=round_number):
+        convolved = bind(tasks.convolve_task, output_dir).submit(
+            [chain.image.image for chain in chains],
+            output_dir=directory / "convolved",
+            wait_for=[chain.imaged for chain in chains],
+        )
+    images = [directory / "convolved" / conv_name(chain.image.image) for chain in chains]
+    mosaic = directory / f"mosaic.round{round_number}.fits"
+    with labelled("mosaic", round_number=round_number):
+        mosaicked = bind(tasks.mosaic_task, output_dir).submit(images, mosaic, wait_for=[convolved])
+    return mosaic, mosaicked
+
+
+@flow(name="continuum")
+def continuum_flow(
+    science_dir: Path,
+    bandpass_dir: Path,
+    output_dir: Path,
+    strategy: Path | None = None,
+    beams: list[int] | None = None,
+    truth: Path | None = None,
+) -> list[PrefectFuture]:
+    """Continuum images, self-calibrated per beam, mosaicked and validated.
+
+    ``strategy`` is a strategy YAML (default: the packaged one); ``truth`` a reference
+    catalogue or sky model to validate against (default: the simulation truth found
+    under ``science_dir``, if any).
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    plan = load_strategy(strategy)
+    candidates = sorted(Path(bandpass_dir).glob("*.repaired.bin"))
+    chains = []
+    noise_beams = set()  # simulated data carry the noise alone, for the thermal limit
+    for beam, (raw_ms, _) in find_beam_measurement_sets(science_dir, beams).items():
+        solutions = match_solutions(raw_ms, candidates)
+        chains.append(_start_beam(beam, raw_ms, solutions, output_dir, plan))
+        with open_ms(raw_ms) as tab:
+            if "NOISE_DATA" in tab.colnames():
+                noise_beams.add(beam)
+    futures: list[PrefectFuture] = []
+    for round_number in range(plan.selfcal_rounds + 1):
+        if round_number:
+            chains = [_selfcal_round(chain, round_number, plan, output_dir) for chain in chains]
+        mosaic, mosaicked = _mosaic_round(chains, round_number, output_dir, plan)
+        futures.append(mosaicked)
+    last = plan.selfcal_rounds
+    futures += [_find(chain, last, plan, output_dir) for chain in chains]
+    with labelled("find", round_number=last):
+        found = bind(tasks.find_sources_task, output_dir).submit(
+            mosaic,
+            mosaic.parent / "catalogues",
+            options_for_round(plan, "source_finding", last),
+            wait_for=[mosaicked],
+        )
+    futures.append(found)
+    futures += _validation(
+        chains, noise_beams, mosaic, found, plan, Path(science_dir), truth, output_dir
+    )
+    return futures
+
+
+def _validation(
+    chains, noise_beams, mosaic, found, strategy, science_dir, truth, output_dir
+) -> list[PrefectFuture]:
+    """Validate the last mosaic against the truth; compare each beam with its thermal limit."""
+    futures = []
+    last = strategy.selfcal_rounds
+    for chain in chains:
+        options = _imaging(
+            strategy, last, data_column="NOISE_DATA", fits_mask=None, no_update_model_required=True
+        )
+        if chain.beam not in noise_beams:
+            continue
+        noise = image_products(chain.directory / "images" / f"{chain.stem}.noise", options)
+        with labelled("noise", chain.beam, last):
+            imaged = bind(tasks.image_task, output_dir).submit(
+                chain.ms, options, chain.directory / "images", noise.prefix.name,
+                wait_for=[chain.imaged],
+            )  # fmt: skip
+        with labelled("validate", chain.beam, last):
+            futures.append(
+                bind(tasks.thermal_task, output_dir).submit(
+                    chain.image.residual, noise.image, wait_for=[imaged]
+                )
+            )
+    truth = truth or find_simulation_truth(science_dir)
+    if truth is None:
+        logger.info("No truth to validate against (no simulation manifest, no --truth)")
+        return futures
+    sky = simulation_sky(truth) if Path(truth).is_dir() else Path(truth)
+    paths = source_find_paths(mosaic, mosaic.parent / "catalogues")
+    with labelled("validate", round_number=last):
+        futures.append(
+            bind(tasks.validate_task, output_dir).submit(
+                paths.catalogue_fits,
+                sky,
+                mosaic,
+                paths.rms,
+                output_dir / "validation",
+                psf_images=[chain.image.psf for chain in chains if chain.image.psf],
+                wait_for=[found],
+            )
+        )
+    return futures

@@ -1,0 +1,394 @@
+"""Flow runs and their task runs as JSON-ready models: list, grid, logs, cancel, retry.
+
+No UI here: the workbench's runs panel calls these functions and renders what they return.
+
+Task labelling convention
+-------------------------
+The beams x stages grid is built from task-run **tags** (preferred) or, failing that, from
+the task-run **name**. Flows should tag every per-beam task::
+
+    @task(tags=...)                      # or task.with_options(tags=[...])
+    with prefect.tags("beam:03", "stage:image", "round:1"):
+        image_beam(...)
+
+- ``beam:NN``   the beam number (any integer; shown zero-padded to two digits);
+- ``stage:NAME`` the stage, one of :data:`STAGE_ORDER` (others are appended in the order seen);
+- ``round:N``   the self-calibration round, for stages that repeat (``image``, ``selfcal``...).
+
+Without tags, a name such as ``image-beam03-round1`` (``-``/``_`` separators) is parsed the
+same way; the stage is then the name up to the first separator. Tasks without a beam (a
+mosaic, say) go in the :data:`ALL_BEAMS` row.
+
+Retry reruns only unfinished work: it starts a new run of the same deployment with the same
+parameters, so tasks whose results are persisted and cached by input (Prefect
+``cache_policy=INPUTS + TASK_SOURCE``, ``persist_result=True``) finish at once as ``Cached``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+STAGE_ORDER = ("flag", "solve", "apply", "image", "selfcal", "find", "mosaic")
+"""Canonical column order of the grid; unknown stages follow in the order first seen."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ALL_BEAMS = "all"
+"""Row of tasks that belong to no single beam."""
+PAGE_SIZE = 200
+"""The Prefect API returns at most this many rows per read."""
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
+# when one cell holds several task runs, it shows the most pressing state
+_PRECEDENCE = (
+    "CRASHED",
+    "FAILED",
+    "RUNNING",
+    "CANCELLING",
+    "PAUSED",
+    "PENDING",
+    "SCHEDULED",
+    "CANCELLED",
+    "COMPLETED",
+)
+_NAME_BEAM = re.compile(r"(?:^|[-_])beam[-_]?(\d+)(?=$|[-_])", re.IGNORECASE)
+_NAME_ROUND = re.compile(r"(?:^|[-_])round[-_]?(\d+)(?=$|[-_])", re.IGNORECASE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RunFilter(_Model):
+    """What the run list shows: every field narrows the list; ``None`` means any."""
+
+    states: tuple[str, ...] | None = None
+    """State types, e.g. ``("RUNNING", "FAILED")``."""
+    flow_name: str | None = None
+    """Exact flow name."""
+    tag: str | None = None
+    """A tag every listed run carries."""
+
+
+class RunSummary(_Model):
+    """One flow run, as a row of the run list."""
+
+    id: str
+    name: str
+    flow_name: str
+    state_type: str
+    state_name: str
+    tags: tuple[str, ...]
+    deployment_id: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    parameters: dict[str, Any]
+
+    @property
+    def finished(self) -> bool:
+        return self.state_type in TERMINAL_STATES
+
+
+class TaskLabel(_Model):
+    """Where a task run sits in the grid."""
+
+    beam: str
+    stage: str
+    round: int | None = None
+
+    @property
+    def column(self) -> str:
+        return self.stage if self.round is None else f"{self.stage} {self.round}"
+
+
+class Cell(_Model):
+    """The task runs of one beam and stage: the shown state and per-state counts."""
+
+    state: str
+    counts: dict[str, int]
+    task_run_ids: tuple[str, ...]
+
+
+class RunGrid(_Model):
+    """Task states of one flow run: rows are beams, columns are stages."""
+
+    flow_run_id: str
+    beams: tuple[str, ...]
+    columns: tuple[str, ...]
+    cells: dict[str, dict[str, Cell]]
+    """``cells[beam][column]``; absent when that beam has no task of that stage."""
+    totals: dict[str, int]
+    """Number of task runs per state type."""
+
+    def state(self, beam: str, column: str) -> str | None:
+        cell = self.cells.get(beam, {}).get(column)
+        return None if cell is None else cell.state
+
+
+class LogLine(_Model):
+    timestamp: datetime
+    level: int
+    name: str
+    message: str
+    task_run_id: str | None
+
+
+def parse_task_label(name: str, tags: Iterable[str]) -> TaskLabel:
+    """The grid position of a task run from its tags, else from its name (pure)."""
+    found: dict[str, str] = {}
+    for tag in tags:
+        key, sep, value = tag.partition(":")
+        if sep and key in ("beam", "stage", "round") and value:
+            found.setdefault(key, value)
+    if "beam" not in found and (match := _NAME_BEAM.search(name)):
+        found["beam"] = match.group(1)
+    if "round" not in found and (match := _NAME_ROUND.search(name)):
+        found["round"] = match.group(1)
+    stage = found.get("stage") or re.split(r"[-_]", name, maxsplit=1)[0] or name
+    beam = found.get("beam")
+    beam = f"{int(beam):02d}" if beam and beam.isdigit() else (beam or ALL_BEAMS)
+    round_ = found.get("round")
+    return TaskLabel(
+        beam=beam, stage=stage, round=int(round_) if round_ and round_.isdigit() else None
+    )
+
+
+def _column_key(label: TaskLabel, first_seen: dict[str, int]) -> tuple[int, int, int]:
+    rank = STAGE_ORDER.index(label.stage) if label.stage in STAGE_ORDER else len(STAGE_ORDER)
+    return rank, label.round or 0, first_seen[label.stage]
+
+
+def build_grid(
+    flow_run_id: str, task_runs: Iterable[tuple[str, str, Iterable[str], str]]
+) -> RunGrid:
+    """The grid from ``(task_run_id, name, tags, state_type)`` rows (pure)."""
+    members: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    labels: dict[str, TaskLabel] = {}
+    first_seen: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for run_id, name, tags, state in task_runs:
+        label = parse_task_label(name, tags)
+        first_seen.setdefault(label.stage, len(first_seen))
+        labels.setdefault(label.column, label)
+        members.setdefault((label.beam, label.column), []).append((run_id, state))
+        totals[state] = totals.get(state, 0) + 1
+    columns = sorted(labels, key=lambda column: _column_key(labels[column], first_seen))
+    beams = sorted({beam for beam, _ in members}, key=lambda b: (b == ALL_BEAMS, b.zfill(8)))
+    cells: dict[str, dict[str, Cell]] = {beam: {} for beam in beams}
+    for (beam, column), runs in members.items():
+        counts: dict[str, int] = {}
+        for _, state in runs:
+            counts[state] = counts.get(state, 0) + 1
+        shown = next((s for s in _PRECEDENCE if s in counts), next(iter(counts)))
+        cells[beam][column] = Cell(
+            state=shown, counts=counts, task_run_ids=tuple(r for r, _ in runs)
+        )
+    return RunGrid(
+        flow_run_id=flow_run_id,
+        beams=tuple(beams),
+        columns=tuple(columns),
+        cells=cells,
+        totals=totals,
+    )
+
+
+def _summary(run: Any, flow_names: dict[Any, str]) -> RunSummary:
+    state = run.state
+    return RunSummary(
+        id=str(run.id),
+        name=run.name,
+        flow_name=flow_names.get(run.flow_id, str(run.flow_id)),
+        state_type=state.type.value if state else "UNKNOWN",
+        state_name=state.name if state else "Unknown",
+        tags=tuple(run.tags),
+        deployment_id=str(run.deployment_id) if run.deployment_id else None,
+        start_time=run.start_time,
+        end_time=run.end_time,
+        parameters=dict(run.parameters),
+    )
+
+
+def _flow_run_filters(where: RunFilter) -> dict[str, Any]:
+    from prefect.client.schemas import filters as f
+    from prefect.client.schemas.objects import StateType
+
+    run_filter = f.FlowRunFilter(
+        state=f.FlowRunFilterState(
+            type=f.FlowRunFilterStateType(any_=[StateType(s) for s in where.states])
+        )
+        if where.states
+        else None,
+        tags=f.FlowRunFilterTags(all_=[where.tag]) if where.tag else None,
+    )
+    flow_filter = (
+        f.FlowFilter(name=f.FlowFilterName(any_=[where.flow_name])) if where.flow_name else None
+    )
+    return {"flow_run_filter": run_filter, "flow_filter": flow_filter}
+
+
+async def _flow_names(client: Any, flow_ids: set[Any]) -> dict[Any, str]:
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterId
+
+    names: dict[Any, str] = {}
+    ids = list(flow_ids)
+    for start in range(0, len(ids), PAGE_SIZE):
+        flows = await client.read_flows(
+            flow_filter=FlowFilter(id=FlowFilterId(any_=ids[start : start + PAGE_SIZE])),
+            limit=PAGE_SIZE,
+        )
+        names.update({flow.id: flow.name for flow in flows})
+    return names
+
+
+async def list_flow_runs(
+    where: RunFilter | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[RunSummary], int]:
+    """One page of flow runs, newest first, and the number of runs matching ``where``."""
+    from prefect import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    filters = _flow_run_filters(where or RunFilter())
+    async with get_client() as client:
+        total = await client.count_flow_runs(**filters)
+        runs: list[Any] = []
+        while len(runs) < limit:
+            want = min(PAGE_SIZE, limit - len(runs))
+            page = await client.read_flow_runs(
+                **filters,
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=want,
+                offset=offset + len(runs),
+            )
+            runs.extend(page)
+            if len(page) < want:
+                break
+        names = await _flow_names(client, {run.flow_id for run in runs})
+    return [_summary(run, names) for run in runs], total
+
+
+async def read_flow_run(flow_run_id: str | UUID) -> RunSummary:
+    """One flow run."""
+    from prefect import get_client
+
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(str(flow_run_id)))
+        names = await _flow_names(client, {run.flow_id})
+    return _summary(run, names)
+
+
+async def read_task_runs(flow_run_id: str | UUID) -> list[Any]:
+    """Every task run of a flow run (Prefect ``TaskRun`` objects), read page by page."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[UUID(str(flow_run_id))]))
+    task_runs: list[Any] = []
+    async with get_client() as client:
+        while True:
+            page = await client.read_task_runs(
+                flow_run_filter=run_filter,
+                sort=TaskRunSort.ID_DESC,
+                limit=PAGE_SIZE,
+                offset=len(task_runs),
+            )
+            task_runs.extend(page)
+            if len(page) < PAGE_SIZE:
+                return task_runs
+
+
+async def read_run_grid(flow_run_id: str | UUID) -> RunGrid:
+    """The beams x stages grid of one flow run's task states."""
+    task_runs = sorted(
+        await read_task_runs(flow_run_id),
+        key=lambda t: (t.expected_start_time or t.created or _EPOCH, t.name),
+    )
+    rows = [
+        (str(t.id), t.name, t.tags, t.state.type.value if t.state else "PENDING") for t in task_runs
+    ]
+    return build_grid(str(flow_run_id), rows)
+
+
+async def read_logs(
+    flow_run_id: str | UUID, after: datetime | None = None, limit: int = 1000
+) -> list[LogLine]:
+    """Up to ``limit`` log lines of a flow run (and its tasks), oldest first, after ``after``."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterTimestamp
+    from prefect.client.schemas.sorting import LogSort
+
+    log_filter = LogFilter(
+        flow_run_id=LogFilterFlowRunId(any_=[UUID(str(flow_run_id))]),
+        timestamp=LogFilterTimestamp(after_=after) if after else None,
+    )
+    lines: list[Any] = []
+    async with get_client() as client:
+        while len(lines) < limit:
+            page = await client.read_logs(
+                log_filter=log_filter,
+                sort=LogSort.TIMESTAMP_ASC,
+                limit=min(PAGE_SIZE, limit - len(lines)),
+                offset=len(lines),
+            )
+            lines.extend(page)
+            if len(page) < PAGE_SIZE:
+                break
+    return [
+        LogLine(
+            timestamp=line.timestamp,
+            level=line.level,
+            name=line.name,
+            message=line.message,
+            task_run_id=str(line.task_run_id) if line.task_run_id else None,
+        )
+        for line in lines
+        if after is None or line.timestamp > after
+    ]
+
+
+async def cancel_flow_run(flow_run_id: str | UUID) -> str:
+    """Ask Prefect to cancel a run; return the resulting state type.
+
+    A run that has not started is cancelled at once; a running one goes to ``CANCELLING``
+    and its ``serve`` runner stops the process and marks it ``CANCELLED``.
+    """
+    from prefect import get_client
+    from prefect.states import Cancelled, Cancelling
+
+    from flint.errors import FlintError
+
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(str(flow_run_id)))
+        kind = run.state.type.value if run.state else "PENDING"
+        if kind in TERMINAL_STATES:
+            raise FlintError(f"flow run {run.name!r} has already finished ({run.state.name})")
+        state = Cancelled() if kind in ("SCHEDULED", "PENDING") else Cancelling()
+        result = await client.set_flow_run_state(run.id, state)
+        if result.status.value != "ACCEPT":
+            raise FlintError(f"Prefect refused to cancel {run.name!r}: {result.details}")
+        return result.state.type.value if result.state else state.type.value
+
+
+async def retry_flow_run(flow_run_id: str | UUID) -> RunSummary:
+    """Start a new run of the same deployment with the same parameters and tags.
+
+    Only unfinished work runs again: tasks with persisted, input-cached results return
+    their stored results. Raises :class:`FlintError` for a run not started from a deployment.
+    """
+    from prefect import get_client
+
+    from flint.errors import FlintError
+
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(str(flow_run_id)))
+        if run.deployment_id is None:
+            raise FlintError(f"flow run {run.name!r} has no deployment, so it cannot be rerun")
+        tags = [t for t in run.tags if not t.startswith("retry-of:")] + [f"retry-of:{run.id}"]
+        new = await client.create_flow_run_from_deployment(
+            run.deployment_id, parameters=dict(run.parameters), tags=tags
+        )
+        names = await _flow_names(client, {new.flow_id})
+    return _summary(new, names)

@@ -1,0 +1,140 @@
+"""flint.prefect.runs against a real Prefect server and a real serve runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fixtures_workbench import (
+    UNCLOSED_API_SOCKET,
+    grid_settles,
+    run_to_end,
+    sync,
+    wait_for,
+)
+
+from flint.errors import FlintError
+from flint.prefect import runs
+from flint.prefect.submit import ServeRunner, ServeSpec, submit
+
+pytestmark = UNCLOSED_API_SOCKET
+
+
+@pytest.mark.parametrize(
+    ("name", "tags", "expected"),
+    [
+        ("step-3af", ["beam:3", "stage:image", "round:2"], ("03", "image", 2, "image 2")),
+        ("image-beam07-round1", [], ("07", "image", 1, "image 1")),
+        ("flag_beam_12", [], ("12", "flag", None, "flag")),
+        ("mosaic-9c2", ["stage:mosaic"], ("all", "mosaic", None, "mosaic")),
+        ("solve-beam2", ["beam:05"], ("05", "solve", None, "solve")),  # tags win over the name
+    ],
+)
+def test_parse_task_label(name, tags, expected):
+    label = runs.parse_task_label(name, tags)
+    assert (label.beam, label.stage, label.round, label.column) == expected
+
+
+def test_build_grid_orders_and_summarises():
+    rows = [
+        ("a", "x", ["beam:1", "stage:mosaic"], "PENDING"),
+        ("b", "x", ["beam:1", "stage:image", "round:2"], "RUNNING"),
+        ("c", "x", ["beam:1", "stage:image", "round:1"], "COMPLETED"),
+        ("d", "x", ["beam:10", "stage:flag"], "COMPLETED"),
+        ("e", "x", ["beam:10", "stage:flag"], "FAILED"),
+        ("f", "x", ["beam:2", "stage:custom"], "COMPLETED"),
+        ("g", "x", ["stage:mosaic"], "SCHEDULED"),
+    ]
+    grid = runs.build_grid("run", rows)
+    assert grid.beams == ("01", "02", "10", "all")
+    assert grid.columns == ("flag", "image 1", "image 2", "mosaic", "custom")
+    assert grid.state("10", "flag") == "FAILED"  # the most pressing state is shown
+    assert grid.cells["10"]["flag"].counts == {"COMPLETED": 1, "FAILED": 1}
+    assert grid.state("02", "flag") is None
+    assert grid.totals == {"PENDING": 1, "RUNNING": 1, "COMPLETED": 3, "FAILED": 1, "SCHEDULED": 1}
+    assert runs.RunGrid.model_validate_json(grid.model_dump_json()) == grid  # JSON-ready
+
+
+# --- real server -----------------------------------------------------------------------
+
+
+def test_run_grid_list_and_logs(demo_runner: ServeRunner, demo_spec: ServeSpec):
+    name = demo_spec.deployment_names()[0]
+    sub = sync(submit(name, {"beams": 3, "rounds": 2}, tags=["grid-test"]))
+    assert sub.url.endswith(f"/runs/flow-run/{sub.id}")
+    assert run_to_end(sub.id).state_type == "COMPLETED"
+    grid = grid_settles(sub.id)
+    assert grid.beams == ("00", "01", "02", "all")
+    assert grid.columns == ("flag", "solve", "image 1", "image 2", "mosaic")
+    assert grid.totals == {"COMPLETED": 13}
+    page, total = sync(runs.list_flow_runs(runs.RunFilter(tag="grid-test")))
+    assert total == 1 and page[0].id == sub.id and page[0].flow_name == "demo-continuum"
+    none, zero = sync(runs.list_flow_runs(runs.RunFilter(states=("FAILED",), tag="grid-test")))
+    assert (none, zero) == ([], 0)
+    lines = sync(runs.read_logs(sub.id))
+    assert any("Finished in state Completed" in line.message for line in lines)
+    assert sync(runs.read_logs(sub.id, after=lines[-1].timestamp)) == []
+
+
+def test_task_runs_paginate_past_200(prefect_api: str):
+    """A flow run with 450 task runs (made through the API): all are read and gridded."""
+    from prefect import flow, get_client, task
+    from prefect.states import Completed
+
+    @task
+    def tiny() -> None: ...
+
+    @flow(name="many-tasks")
+    def many() -> None: ...
+
+    async def make() -> str:
+        async with get_client() as client:
+            run = await client.create_flow_run(many, state=Completed())
+            for beam in range(450):
+                await client.create_task_run(
+                    tiny,
+                    run.id,
+                    dynamic_key=str(beam),
+                    state=Completed(),
+                    extra_tags=[f"beam:{beam}", "stage:flag"],
+                )
+            return str(run.id)
+
+    grid = sync(runs.read_run_grid(sync(make())))
+    assert len(grid.beams) == 450 and grid.totals == {"COMPLETED": 450}
+
+
+def test_retry_reruns_only_unfinished_work(demo_runner, demo_spec, tmp_path: Path):
+    marker = tmp_path / "fail-beam-1"
+    marker.touch()
+    params = {"beams": 3, "sleep": 0.1, "fail_beam": 1, "fail_if": str(marker)}
+    first = sync(submit(demo_spec.deployment_names()[0], params))
+    assert run_to_end(first.id).state_type == "FAILED"
+    assert sync(runs.read_run_grid(first.id)).state("01", "solve") == "FAILED"
+    marker.unlink()
+    second = sync(runs.retry_flow_run(first.id))
+    assert f"retry-of:{first.id}" in second.tags and second.parameters == params
+    assert run_to_end(second.id).state_type == "COMPLETED"
+    names = [t.state.name for t in sync(runs.read_task_runs(second.id))]
+    assert names.count("Completed") <= 2 and names.count("Cached") >= 8  # earlier work reused
+    with pytest.raises(FlintError, match="already finished"):
+        sync(runs.cancel_flow_run(second.id))
+
+
+def test_cancel_stops_a_served_run(demo_runner, demo_spec):
+    sub = sync(submit(demo_spec.deployment_names()[0], {"beams": 1, "sleep": 4}))
+    wait_for(lambda: sync(runs.read_flow_run(sub.id)).state_type == "RUNNING", 60)
+    assert sync(runs.cancel_flow_run(sub.id)) == "CANCELLING"
+    assert run_to_end(sub.id, timeout=40).state_type == "CANCELLED"
+
+
+def test_retry_needs_a_deployment(prefect_api: str):
+    from prefect import flow
+
+    @flow(name="no-deployment")
+    def plain() -> int:
+        return 1
+
+    state = plain(return_state=True)
+    with pytest.raises(FlintError, match="no deployment"):
+        sync(runs.retry_flow_run(state.state_details.flow_run_id))

@@ -1,0 +1,174 @@
+"""Python-level tests of every panel: click buttons, read traits, see errors in the panel.
+
+Real Prefect server, real serve runner and a real LocalCluster (fixtures from test_runs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixtures_workbench import UNCLOSED_API_SOCKET, sync, wait_for
+from flint_widgets import ClusterPanel, FlowPanel, ResultsPanel, RunsPanel, Workbench
+from flint_widgets._form import OptionsForm
+from flint_widgets.runs import grid_html
+from pydantic import Field
+
+from flint.options import BaseOptions
+from flint.prefect.submit import FlowChoice, submit
+
+pytestmark = UNCLOSED_API_SOCKET
+
+
+class ImagingOptions(BaseOptions):
+    """Options of a pretend imaging stage."""
+
+    size: int = Field(512, ge=16)
+    """Image size in pixels."""
+    weighting: str = "briggs"
+    """Visibility weighting."""
+    robust: float | None = None
+    """Briggs robustness."""
+    rounds: int = 2
+    """Self-calibration rounds."""
+    multiscale: bool = False
+    """Use multiscale cleaning."""
+
+
+def test_form_from_options_flags_invalid_values_inline():
+    form = OptionsForm(ImagingOptions)
+    assert set(form.fields) == {"size", "weighting", "robust", "rounds", "multiscale"}
+    assert form.validate() == ImagingOptions() and form.errors == {}
+    size = form.fields["size"][0]
+    assert size.tooltip == "Image size in pixels."
+    size.value = 4
+    assert "size" in form.errors and "greater than or equal to 16" in form.messages["size"].value
+    size.value = 1024
+    form.fields["robust"][0].value = "-0.5"
+    assert form.validate() == ImagingOptions(size=1024, robust=-0.5)
+    form.fields["robust"][0].value = "not a number"
+    assert "robust" in form.errors
+
+
+def test_runs_panel_follows_a_run_live_and_cancels(demo_runner, demo_spec):
+    panel = RunsPanel(page_size=5)
+    sub = sync(submit(demo_spec.deployment_names()[0], {"beams": 2, "sleep": 3}, tags=["panel"]))
+    panel.tag_filter.value = "panel"
+    panel.refresh_button.click()
+    wait_for(lambda: panel.summaries and not panel.busy, 30)
+    assert panel.page_label.value == "1–1 of 1"
+    panel.run_list.value = sub.id  # selecting follows the run
+    wait_for(lambda: panel.grid is not None and panel.grid.state("00", "flag") == "RUNNING", 60)
+    assert 'data-state="RUNNING"' in panel.grid_view.value
+    assert not panel.cancel_button.disabled and panel.retry_button.disabled
+    panel.cancel_button.click()
+    wait_for(lambda: panel.run and panel.run.state_type == "CANCELLED", 40)
+    assert panel.cancel_button.disabled and not panel.retry_button.disabled
+    assert "Prefect UI" in panel.header.value
+    panel.close()
+
+
+def test_runs_panel_shows_api_errors_and_recovers(prefect_api, monkeypatch):
+    panel = RunsPanel()
+    panel.flow_filter.value = "no-such-flow"
+    panel.refresh().result(30)
+    assert panel.summaries == [] and panel.page_label.value == "0–0 of 0"
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens there
+    from prefect.context import refresh_global_settings_context
+
+    refresh_global_settings_context()
+    with pytest.raises(Exception):  # noqa: B017  (the panel shows whatever went wrong)
+        panel.refresh().result(60)
+    assert panel.message_level == "error" and "refresh failed" in panel.message
+    assert not panel.busy and not panel.refresh_button.disabled
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    refresh_global_settings_context()
+    panel.refresh().result(30)
+    assert panel.page_label.value == "0–0 of 0"
+
+
+def test_flow_panel_connects_and_submits(demo_runner, demo_spec):
+    choice = FlowChoice(
+        entrypoint=demo_spec.entrypoints[0], label="demo", cluster_parameter="cluster"
+    )
+    panel = FlowPanel([choice])
+    assert set(panel.form.fields) == {"beams", "rounds", "sleep", "fail_beam", "fail_if"}
+    panel.runner_button.click()
+    wait_for(lambda: panel.message_level == "success", 60)
+    assert "connected" in panel.message and panel.runner is None  # reused the running one
+    valid_form, panel.form = panel.form, OptionsForm(ImagingOptions)
+    panel.form.fields["size"][0].value = 4  # invalid: the submission is refused
+    panel.submit().exception(30)
+    assert panel.message_level == "error" and "fix the form" in panel.message
+    panel.form = valid_form
+    panel.form.fields["beams"][0].value = 2
+    sub = panel.submit().result(30)
+    assert sub.name in panel.history.value and sub.url in panel.history.value
+
+
+def test_cluster_panel_local_cluster(prefect_api):
+    panel = ClusterPanel()
+    assert "distributed.LocalCluster" in panel.settings.value
+    panel.config.value = "/no/such/cluster.yaml"
+    assert panel.message_level == "error" and panel.settings.value == ""
+    panel.config.value = "local"
+    panel.start_button.click()
+    wait_for(lambda: panel.last_status.running and panel.last_status.workers >= 1, 120)
+    assert panel.manager.cluster is not None
+    port = panel.last_status.dashboard_port
+    assert f"/proxy/{port}/individual-task-stream" in panel.dashboard.value
+    assert f'href="/proxy/{port}/status"' in panel.summary.value
+    panel.workers.value = 1
+    panel.scale_button.click()
+    wait_for(lambda: panel.last_status.workers == 1, 60)
+    panel.minimum.value, panel.maximum.value = 3, 2
+    panel.adapt().exception(30)
+    assert "exceeds maximum" in panel.message
+    panel.start().exception(30)
+    assert "already running" in panel.message
+    panel.stop().result(60)
+    assert not panel.last_status.running and panel.summary.value == "No cluster running."
+
+
+def test_results_panel_image_and_catalogue(tmp_path):
+    from astropy.io import fits
+    from astropy.table import Table
+    from astropy.wcs import WCS
+
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---SIN", "DEC--SIN"]
+    wcs.wcs.crval = [98.0, -31.0]
+    wcs.wcs.crpix = [1000, 1000]
+    wcs.wcs.cdelt = [-0.001, 0.001]
+    path = tmp_path / "image.fits"
+    fits.PrimaryHDU(np.random.default_rng(1).normal(size=(2000, 2000)), wcs.to_header()).writeto(
+        path
+    )
+    panel = ResultsPanel(max_pixels=500)
+    panel.show_image(path)
+    assert panel.data.shape == (500, 500) and panel.factor == 4
+    assert panel.figure.xaxis[0].axis_label == "RA"
+    assert any(":" in label for label in panel.figure.xaxis[0].major_label_overrides.values())
+    before = panel.image_source.data["image"][0].copy()
+    panel.stretch.value = "log"
+    assert not np.allclose(before, panel.image_source.data["image"][0])
+    Table({"ra": [98.0, 98.1], "dec": [-31.0, -30.95], "flux": [1.0, 0.5]}).write(
+        tmp_path / "cat.fits"
+    )
+    panel.show_catalogue(tmp_path / "cat.fits")
+    assert panel.table_source.data["flux"] == [1.0, 0.5]
+    assert len(panel.source_points.data["x"]) == 2
+    panel.show_image(tmp_path / "missing.fits")
+    assert panel.message_level == "error"
+
+
+def test_workbench_tabs(prefect_api):
+    bench = Workbench()
+    assert [bench.get_title(i) for i in range(4)] == ["Cluster", "Flows", "Runs", "Results"]
+    assert bench.flows.message_level == "warning"  # no flows offered yet
+
+
+def test_grid_html_colours_states():
+    from flint.prefect.runs import build_grid
+
+    grid = build_grid("r", [("a", "x", ["beam:1", "stage:flag"], "FAILED")])
+    assert 'data-state="FAILED"' in grid_html(grid) and "#c62828" in grid_html(grid)

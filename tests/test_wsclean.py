@@ -283,3 +283,18 @@ def test_predicted_model_column_matches_the_data(point_source_ms, tmp_path: Path
     # the model is the 2 Jy source: |model| = 2 Jy everywhere, and data - model is the noise alone
     assert np.median(np.abs(model)) == pytest.approx(TRUE_FLUX, rel=0.03)
     assert np.std(data - model) == pytest.approx(np.sqrt(2.0), rel=0.03)
+
+
+def test_nothing_to_clean_is_not_divergence() -> None:
+    # wsclean 3.1 on a noise-only image: the threshold is reached before any iteration
+    lines = [
+        "Major iteration threshold reached global threshold of 883.41 µJy: final major iteration.",
+        "Performed 0 iterations in total, 0 in this major iteration with sub-minor optimization.",
+        "Deconvolution aborted.",
+    ]
+    assert detect_divergence(lines) is None
+    runaway = [
+        "Performed 12 iterations in total, 12 in this major iteration",
+        "Deconvolution aborted.",
+    ]
+    assert detect_divergence(runaway) is not None

@@ -1,7 +1,8 @@
 """Model visibilities of a calibrator (a few point components) by direct Fourier transform.
 
-Convention (measurement sets, wsclean): ``V(u, v, w) = sum S exp(-2 pi i (u l + v m + w (n - 1)))``
-with u, v, w in wavelengths; an unpolarised source gives XX = YY = I and XY = YX = 0.
+Convention (measurement sets, wsclean): ``V(u, v, w) = sum S exp(+2 pi i (u l + v m + w (n - 1)))``
+with u, v, w in wavelengths and UVW = X[ANTENNA2] - X[ANTENNA1] (see
+:mod:`flint.simulation.predict`); an unpolarised source gives XX = YY = I and XY = YX = 0.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-import numba
 import numpy as np
 from astropy.constants import c
 
@@ -42,34 +42,24 @@ def direction_cosines(
     return ell, m, n
 
 
-@numba.njit(cache=True, nogil=True)
-def _dft(uvw, lmn, flux, scale, out):  # pragma: no cover - jit
-    for row in range(uvw.shape[0]):
-        for k in range(lmn.shape[0]):
-            delay = uvw[row, 0] * lmn[k, 0] + uvw[row, 1] * lmn[k, 1] + uvw[row, 2] * lmn[k, 2]
-            if delay == 0.0:
-                for c in range(scale.shape[0]):
-                    out[row, c] += flux[k, c]
-                continue
-            for c in range(scale.shape[0]):
-                phase = -delay * scale[c]
-                out[row, c] += flux[k, c] * complex(np.cos(phase), np.sin(phase))
-
-
 def point_visibilities(
     uvw_m: np.ndarray,
     frequencies_hz: np.ndarray,
     sky: PointSky,
     phase_centre_deg: tuple[float, float],
 ) -> np.ndarray:
-    """Stokes-I model ``[nRow, nChan]`` of the point components of ``sky`` (numba DFT)."""
-    ell, m, n = direction_cosines(sky.ra_deg, sky.dec_deg, phase_centre_deg)
-    lmn = np.ascontiguousarray(np.stack([ell, m, n - 1.0], axis=-1).reshape(-1, 3))
-    flux = np.ascontiguousarray(sky.flux_at(frequencies_hz), dtype=np.float64)  # [ncomp, nchan]
-    scale = 2 * np.pi * np.asarray(frequencies_hz, dtype=np.float64) / SPEED_OF_LIGHT
-    model = np.zeros((uvw_m.shape[0], len(frequencies_hz)), dtype=np.complex128)
-    _dft(np.ascontiguousarray(uvw_m, dtype=np.float64), lmn, flux, scale, model)
-    return model
+    """Stokes-I model ``[nRow, nChan]`` of the point components of ``sky``.
+
+    Uses flint's one DFT (:func:`flint.simulation.predict.predict_dft`), so models and
+    simulated data share the measurement-set sign convention.
+    """
+    from flint.simulation.predict import direction_cosines as lmn_of
+    from flint.simulation.predict import predict_dft
+
+    ra0, dec0 = np.radians(phase_centre_deg)
+    lmn = lmn_of(np.radians(sky.ra_deg), np.radians(sky.dec_deg), float(ra0), float(dec0))
+    flux = np.asarray(sky.flux_at(np.asarray(frequencies_hz, dtype=np.float64)), dtype=np.float64)
+    return predict_dft(np.asarray(uvw_m, dtype=np.float64), np.asarray(frequencies_hz), lmn, flux)
 
 
 def stokes_i_to_correlations(stokes_i: np.ndarray, n_corr: int) -> np.ndarray:

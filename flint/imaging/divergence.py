@@ -24,6 +24,8 @@ _PEAK = re.compile(
     re.IGNORECASE,
 )
 _ABORTED = "Deconvolution aborted"
+# wsclean also says "aborted" when nothing was above the threshold (a noise-only image)
+_NOTHING_CLEANED = re.compile(r"^Performed 0 iterations")
 
 
 class CleanDivergenceError(FlintError, RuntimeError):
@@ -37,13 +39,16 @@ def _jansky(match: re.Match[str]) -> float:
 def detect_divergence(lines: Iterable[str], growth: float = 10.0) -> str | None:
     """Return why the clean in wsclean output ``lines`` diverged, or None if it did not.
 
-    Divergence: wsclean aborting deconvolution, a non-finite peak, or any peak
-    more than ``growth`` times the first major iteration's initial peak.
+    Divergence: wsclean aborting deconvolution after cleaning something, a non-finite
+    peak, or any peak more than ``growth`` times the first major iteration's initial peak.
     """
     first = None
+    nothing_cleaned = False
     for number, line in enumerate(lines, start=1):
         line = line.strip()
-        if line.startswith(_ABORTED):
+        if line.startswith("Performed "):
+            nothing_cleaned = bool(_NOTHING_CLEANED.match(line))
+        if line.startswith(_ABORTED) and not nothing_cleaned:
             return f"line {number}: wsclean aborted the deconvolution"
         match = _PEAK.search(line)
         if match is None:

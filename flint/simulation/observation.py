@@ -88,7 +88,7 @@ class SimulationOptions(BaseOptions):
     """Drop components whose primary-beam gain at the lowest frequency is below this."""
     predict: Literal["auto", "dft", "gridder"] = "auto"
     """``dft`` (exact), ``gridder`` (ducc0, approximate, for many sources) or ``auto``."""
-    dft_max_components: int = Field(2000, ge=0)
+    dft_max_components: int = Field(20000, ge=0)
     """``auto`` uses the DFT up to this many components in a beam, the gridder above."""
     gridder_epsilon: float = Field(1e-5, gt=1e-12, lt=0.1)
     """Requested accuracy of the ducc0 gridder."""

@@ -216,7 +216,12 @@ def _validation(
     last = strategy.selfcal_rounds
     for chain in chains:
         options = _imaging(
-            strategy, last, data_column="NOISE_DATA", fits_mask=None, no_update_model_required=True
+            strategy,
+            last,
+            data_column="NOISE_DATA",
+            fits_mask=None,
+            niter=0,  # the noise alone, not cleaned: what the residual is judged against
+            no_update_model_required=True,
         )
         if chain.beam not in noise_beams:
             continue

@@ -33,4 +33,7 @@ def run_flow(flow: Flow, cluster: str = "local", **parameters: Any) -> Any:
     )
     if not state.is_completed():
         raise FlowFailed(f"flow {flow.name} ended {state.name}: {state.message}")
-    return state.result()
+    result = state.result()
+    if isinstance(result, list):  # flows return their tasks' final states
+        return [item.result() if isinstance(item, State) else item for item in result]
+    return result

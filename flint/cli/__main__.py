@@ -1,0 +1,7 @@
+"""``python -m flint.cli``: the ``flint`` command."""
+
+import sys
+
+from flint.cli import main
+
+sys.exit(main())

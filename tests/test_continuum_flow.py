@@ -1,0 +1,128 @@
+"""The continuum flow on the demo observation: science against the truth, and a resumed run.
+
+The flow is killed part-way (SIGKILL to the ``flint continuum`` process) and started again;
+the second run must find the finished work cached and compute only the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from prefect import get_client
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.sorting import FlowRunSort
+
+from flint.demo import demo_strategy_path, simulate_demo
+from flint.prefect.flows.bandpass import bandpass_flow
+from flint.prefect.flows.continuum import continuum_flow
+from flint.prefect.running import run_flow
+from flint.validation import ValidationResult
+from flint.validation.thermal import ThermalLimit
+
+pytestmark = pytest.mark.slow
+
+
+def _continuum_command(observation, output: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "flint.cli", "continuum", str(observation.field.sbid_dir),
+        "--bandpass", str(output / "bandpass"), "--output", str(output / "continuum"),
+        "--strategy", str(demo_strategy_path()),
+    ]  # fmt: skip
+
+
+def _task_states_of_last_run() -> dict[str, list[str]]:
+    """Task-run state names of the newest continuum flow run, by task name prefix."""
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["continuum"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+        tasks = []
+        offset = 0
+        while page := client.read_task_runs(
+            flow_run_filter={"id": {"any_": [str(run.id)]}}, offset=offset, limit=200
+        ):
+            tasks += page
+            offset += len(page)
+    states: dict[str, list[str]] = {}
+    for task in tasks:
+        states.setdefault(task.name.rsplit("-", 1)[0], []).append(task.state.name)
+    return states
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, prefect_home_server):
+    home, api_url = prefect_home_server
+    saved = dict(os.environ)
+    os.environ.update(PREFECT_HOME=str(home), PREFECT_API_URL=api_url)
+    try:
+        output = tmp_path_factory.mktemp("demo")
+        observation = simulate_demo(output / "data")
+        run_flow(
+            bandpass_flow,
+            calibrator_dir=observation.calibrator.sbid_dir,
+            output_dir=output / "bandpass",
+        )
+        # first attempt: killed once every beam's first image exists
+        process = subprocess.Popen(_continuum_command(observation, output), start_new_session=True)
+        deadline = time.monotonic() + 900
+        images = output / "continuum"
+        while len(list(images.glob("beam*/images/*round0-MFS-image.fits"))) < 3:
+            assert process.poll() is None, "the flow ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no round-0 images after 15 minutes"
+            time.sleep(1)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        finished_before = {p.name for p in images.glob("beam*/images/*round0-MFS-image.fits")}
+        results = run_flow(
+            continuum_flow,
+            science_dir=observation.field.sbid_dir,
+            bandpass_dir=output / "bandpass",
+            output_dir=output / "continuum",
+            strategy=demo_strategy_path(),
+        )
+        yield observation, output, results, finished_before, _task_states_of_last_run()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def test_restart_reruns_only_unfinished_work(demo_run):
+    _, _, _, finished_before, states = demo_run
+    assert len(finished_before) == 3
+    # everything up to the round-0 images had finished: the rerun finds it cached
+    for name in ("apply", "flag", "split"):
+        assert states[name].count("Cached") >= 3, (name, states[name])
+    assert states["image"].count("Cached") >= 3
+    # and the rest was computed
+    assert states["validate"] == ["Completed"]
+
+
+def test_selfcal_improves_the_images(demo_run):
+    _, output, _, _, _ = demo_run
+    for beam_dir in sorted((output / "continuum").glob("beam*")):
+        rms = []
+        for round_number in (0, 2):
+            (residual,) = beam_dir.glob(f"images/*round{round_number}-MFS-residual.fits")
+            rms.append(float(np.nanstd(fits.getdata(residual))))
+        assert rms[1] < 0.9 * rms[0], (beam_dir.name, rms)
+
+
+def test_validation_against_the_simulated_truth(demo_run):
+    _, _, results, _, _ = demo_run
+    (validation,) = [r for r in results if isinstance(r, ValidationResult)]
+    summary = validation.summary
+    print(summary.describe())
+    for limit in (r for r in results if isinstance(r, ThermalLimit)):
+        print(f"{limit.residual.name}: {limit.ratio:.2f} x the noise-only image")
+    assert summary.completeness_above_snr >= 0.95
+    assert summary.median_offset_beams < 0.1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,3 +49,17 @@ def copy_atomically(
         else:
             shutil.copy2(source, temporary)
     return destination
+
+
+def up_to_date(
+    products: Iterable[str | os.PathLike[str]], inputs: Iterable[str | os.PathLike[str]]
+) -> bool:
+    """True when every product exists and none is older than any input (a rerun may skip).
+
+    A product made before its input was remade (a new image, say) is stale.
+    """
+    products = [Path(p) for p in products]
+    if not all(p.exists() for p in products):
+        return False
+    newest_input = max((Path(i).stat().st_mtime for i in inputs if Path(i).exists()), default=0.0)
+    return all(p.stat().st_mtime >= newest_input for p in products)

@@ -25,7 +25,7 @@ from astropy.io import fits
 from astropy.wcs.utils import proj_plane_pixel_scales
 from radio_beam import Beam
 
-from flint.atomic import atomic_path
+from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError
 from flint.mosaic.headers import celestial_wcs
 
@@ -104,7 +104,7 @@ def convolve_image(
 
     image = Path(image)
     output = image.with_name(conv_name(image)) if output is None else Path(output)
-    if output.exists():
+    if up_to_date([output], [image]):
         if _same_beam(beam_from_header(fits.getheader(output), output), beam):
             logger.info("Reusing %s (already at %r)", output, beam)
             return output

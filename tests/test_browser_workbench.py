@@ -9,6 +9,7 @@ and the ``dev`` extra; a missing browser or a JupyterLab that will not start fai
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -34,6 +35,7 @@ import pytest
 from fixtures_workbench import UNCLOSED_API_SOCKET
 from PIL import Image
 from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from flint.prefect.submit import ServeRunner, ServeSpec
 
@@ -115,6 +117,10 @@ def jupyter_lab(tmp_path: Path, prefect_api: str) -> Iterator[Lab]:
     env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp_path / "lab-settings")
     env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "lab-workspaces")
     env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "jupyter-runtime")
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
+    news = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     argv = [
         sys.executable,
         "-m",
@@ -240,6 +246,11 @@ def poll(condition: Callable[[], T], timeout: float, what: str, every: float = 0
     return result
 
 
+def button(page: Page, label: str) -> Locator:
+    """The visible panel's button labelled ``label`` (icon aside)."""
+    return page.locator(".flint-panel:visible button", has_text=re.compile(rf"^\s*{label}\s*$"))
+
+
 def open_tab(page: Page, title: str) -> None:
     page.locator(".widget-tab .lm-TabBar-tab", has_text=title).click()
 
@@ -258,7 +269,7 @@ def follow_run(page: Page, run_name: str) -> Locator:
     def listed() -> bool:
         if option.count():
             return True
-        page.get_by_role("button", name="Refresh").click()
+        button(page, "Refresh").click()
         return False
 
     poll(listed, 30, f"run {run_name} listed", every=2)
@@ -275,7 +286,7 @@ def submit_from_flow_panel(page: Page, fields: dict[str, str]) -> str:
         box.locator("input").fill(value)
         box.locator("input").press("Tab")
     before = panel.locator("a").count()
-    page.get_by_role("button", name="Submit").click()
+    button(page, "Submit").click()
     poll(lambda: panel.locator("a").count() > before, 30, f"submission ({status_text(page)})")
     return panel.locator("a").first.inner_text()  # newest first
 
@@ -303,7 +314,7 @@ def test_workbench_in_jupyterlab(
             page.screenshot(path=tmp_path / "workbench.png", full_page=True)
             try:  # stop the cluster from its panel (the kernel dies with JupyterLab anyway)
                 open_tab(page, "Cluster")
-                page.get_by_role("button", name="Stop", exact=True).click(timeout=5_000)
+                button(page, "Stop").click(timeout=5_000)
             except Exception:  # the page may be what failed; processes are stopped by pid
                 pass
             context.close()
@@ -313,9 +324,14 @@ def test_workbench_in_jupyterlab(
 def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
     page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    statusbar = page.locator("#jp-main-statusbar")
+    poll(lambda: "Idle" in statusbar.inner_text(), 60, "kernel idle")
     # Run > Run All Cells, as a user would (execution waits for the kernel to start)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    choose = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
+    with contextlib.suppress(PlaywrightTimeout):  # JupyterLab may still ask for the kernel
+        choose.click(timeout=3_000)
 
     # 1. the workbench renders with its four tabs
     page.locator(".widget-tab .flint-panel").first.wait_for(state="visible", timeout=90_000)
@@ -324,7 +340,7 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
     assert "distributed.LocalCluster" in page.locator(".flint-panel:visible textarea").input_value()
 
     # 2. start a LocalCluster; its dashboard appears inline and draws
-    page.get_by_role("button", name="Start", exact=True).click()
+    button(page, "Start").click()
     poll(lambda: "LocalCluster started" in status_text(page), 90, "cluster start")
     frames = page.locator("iframe.flint-dashboard")
     poll(lambda: frames.count() == 3, 30, "three dashboard iframes")
@@ -346,7 +362,7 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
 
     # 3. submit the demo flow; the runs grid reaches Completed for every beam
     page.locator(".widget-tab .lm-TabBar-tab", has_text="Flows").click()
-    page.get_by_role("button", name="Start runner").click()
+    button(page, "Start runner").click()
     poll(lambda: "connected" in status_text(page), 60, "connect to the serve runner")
     name = submit_from_flow_panel(page, {"Beams": str(BEAMS), "Sleep": "0.05"})
     header = follow_run(page, name)
@@ -375,7 +391,7 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
         90,
         f"{long_name} running",
     )
-    cancel = page.get_by_role("button", name="Cancel")
+    cancel = button(page, "Cancel")
     poll(cancel.is_enabled, 10, "cancel enabled")
     cancel.click()
     poll(lambda: header.get_attribute("data-state") == "CANCELLED", 60, f"{long_name} Cancelled")

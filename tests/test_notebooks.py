@@ -59,15 +59,8 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
 
-    # IPC sockets under the temporary directory rather than TCP on localhost
-    from jupyter_client.manager import KernelManager
-
-    manager = KernelManager(
-        kernel_name=kernel, transport="ipc", ip=str(tmp_path / "kernel-ipc")
-    )
     client = nbclient.NotebookClient(
         notebook,
-        km=manager,
         timeout=CELL_TIMEOUT,
         kernel_name=kernel,
         resources={"metadata": {"path": str(work)}},

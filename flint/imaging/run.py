@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from flint.atomic import atomic_path
 from flint.errors import InputError
 from flint.external import run_tool
 from flint.imaging.command import build_predict_command, build_wsclean_command, expected_products
@@ -53,6 +55,14 @@ def _collect(files: dict[str, Path], final: dict[str, Path]) -> None:
         os.replace(files[key], final[key])
 
 
+def _read_record(path: Path) -> dict:
+    """The options a finished run recorded beside its products (empty if none)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def run_wsclean(
     ms_paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     options: WSCleanOptions,
@@ -68,8 +78,9 @@ def run_wsclean(
 
     wsclean writes into a scratch directory next to the products; they are renamed
     into place only once the run finished without diverging, so a product that
-    exists is complete. With ``skip_existing`` a rerun whose products all exist does
-    nothing. A diverging clean (see :func:`detect_divergence`) is retried up to
+    exists is complete. With ``skip_existing`` a rerun with the same options whose
+    products all exist does nothing (the options are recorded beside the products); other
+    options image again. A diverging clean (see :func:`detect_divergence`) is retried up to
     ``max_retries`` times with :func:`safer_options`; if it still diverges,
     :class:`CleanDivergenceError` is raised. ``options.data_column`` must exist.
     """
@@ -80,10 +91,20 @@ def run_wsclean(
     output_dir.mkdir(parents=True, exist_ok=True)
     final_prefix = output_dir / name
     log_path = output_dir / f"{name}-wsclean.log"
+    record = output_dir / f"{name}-flint-options.json"
+    requested = options.model_dump(mode="json")
     final = expected_products(final_prefix, options)
-    if skip_existing and all(path.exists() for path in final.values()):
-        logger.info("Skipping wsclean for %s: all %d products exist", final_prefix, len(final))
-        return ImageProducts.from_files(final_prefix, final, options, log=log_path)
+    done = _read_record(record)
+    if (
+        skip_existing
+        and done.get("requested") == requested
+        and all(path.exists() for path in final.values())
+    ):
+        used = WSCleanOptions.model_validate(done["used"])
+        logger.info("Skipping wsclean for %s: made with these options already", final_prefix)
+        return ImageProducts.from_files(
+            final_prefix, expected_products(final_prefix, used), used, log=log_path
+        )
 
     current = _absolute(options)
     for attempt in range(1, max_retries + 2):
@@ -99,6 +120,12 @@ def run_wsclean(
                 final = expected_products(final_prefix, current)
                 _collect(command.products, final)
                 os.replace(scratch_log, log_path)
+                with atomic_path(record, overwrite=True) as temporary:
+                    temporary.write_text(
+                        json.dumps(
+                            {"requested": requested, "used": current.model_dump(mode="json")}
+                        )
+                    )
                 logger.info("wsclean products written to %s-*", final_prefix)
                 return ImageProducts.from_files(
                     final_prefix, final, current, log=log_path, attempts=attempt

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from flint.atomic import up_to_date
 from flint.external import run_tool
 from flint.masking.options import MaskingOptions
 
@@ -63,7 +64,7 @@ def run_bane(
     if out_base is None:
         out_base = image.with_suffix("")
     final = bane_products(Path(out_base).absolute())
-    if skip_existing and final.background.exists() and final.rms.exists():
+    if skip_existing and up_to_date([final.background, final.rms], [image]):
         logger.info("Reusing BANE maps %s, %s", final.background, final.rms)
         return final
     final.rms.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import numpy as np
 from astropy.io import fits
 from scipy import ndimage
 
-from flint.atomic import atomic_path
+from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError
 from flint.masking.bane import BackgroundMaps, run_bane
 from flint.masking.options import MaskingOptions
@@ -91,7 +91,7 @@ def make_clean_mask(
     """
     options = options or MaskingOptions()
     image, output = Path(image), Path(output)
-    if skip_existing and output.exists():
+    if skip_existing and up_to_date([output], [image]):
         logger.info("Reusing clean mask %s", output)
         return output
     if maps is None:

@@ -31,7 +31,7 @@ from radio_beam import Beam
 from reproject import reproject_interp
 from reproject.mosaicking import find_optimal_celestial_wcs
 
-from flint.atomic import atomic_path
+from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError
 from flint.mosaic.headers import frequency_hz, offsets_rad, pointing_deg, read_plane
 from flint.mosaic.options import MosaicOptions
@@ -203,7 +203,7 @@ def mosaic_images(
     for name, given in (("noise", noise), ("centres_deg", centres_deg)):
         if given is not None and len(given) != len(images):
             raise InputError(f"{len(given)} {name} entries given for {len(images)} images", output)
-    if output.exists() and weight_path.exists():
+    if up_to_date([output, weight_path], images):
         logger.info("Reusing mosaic %s and weights %s", output, weight_path)
         return MosaicResult(output, weight_path, images, skipped=True)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from flint.atomic import atomic_path
+from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError, ToolError
 from flint.external import run_tool
 from flint.sourcefind.commands import (
@@ -169,14 +169,14 @@ def find_sources(
     logs = paths.rms.parent / "logs"
     stem = image_stem(image)
 
-    if paths.background.exists() and paths.rms.exists():
+    if up_to_date([paths.background, paths.rms], [image]):
         logger.info("Reusing BANE maps %s, %s", paths.background, paths.rms)
         bane_ran = False
     else:
         run_bane(image, paths, options, logs / f"{stem}.bane.log")
         bane_ran = True
 
-    if not bane_ran and paths.catalogue_fits.exists() and paths.catalogue_csv.exists():
+    if not bane_ran and up_to_date([paths.catalogue_fits, paths.catalogue_csv], [image]):
         n_sources = len(Table.read(paths.catalogue_fits))
         logger.info("Reusing catalogue %s (%d components)", paths.catalogue_fits, n_sources)
         return SourceFindResult(**vars(paths), n_sources=n_sources, skipped=True)

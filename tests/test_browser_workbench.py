@@ -326,7 +326,7 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
     statusbar = page.locator("#jp-main-statusbar")
     poll(lambda: "Idle" in statusbar.inner_text(), 60, "kernel idle")
-    # Run > Run All Cells, as a user would (execution waits for the kernel to start)
+    # Run > Run All Cells, as a user would
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     choose = page.locator(".jp-Dialog").get_by_role("button", name="Select", exact=True)
@@ -361,7 +361,7 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
     poll(drawn, 30, f"dashboard canvas drawn (fractions {shots})", every=1)
 
     # 3. submit the demo flow; the runs grid reaches Completed for every beam
-    page.locator(".widget-tab .lm-TabBar-tab", has_text="Flows").click()
+    open_tab(page, "Flows")
     button(page, "Start runner").click()
     poll(lambda: "connected" in status_text(page), 60, "connect to the serve runner")
     name = submit_from_flow_panel(page, {"Beams": str(BEAMS), "Sleep": "0.05"})

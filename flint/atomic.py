@@ -51,15 +51,33 @@ def copy_atomically(
     return destination
 
 
+IGNORED_WHEN_DATING = frozenset({"table.lock"})
+"""Files that change when a product is merely read (casacore's lock file)."""
+
+
+def latest_mtime(path: str | os.PathLike[str]) -> float:
+    """Modification time of a file, or the newest of a directory's own files (an MS)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path.stat().st_mtime
+    times = [
+        entry.stat().st_mtime
+        for entry in path.iterdir()
+        if entry.is_file() and entry.name not in IGNORED_WHEN_DATING
+    ]
+    return max(times, default=path.stat().st_mtime)
+
+
 def up_to_date(
     products: Iterable[str | os.PathLike[str]], inputs: Iterable[str | os.PathLike[str]]
 ) -> bool:
     """True when every product exists and none is older than any input (a rerun may skip).
 
-    A product made before its input was remade (a new image, say) is stale.
+    A product made before its input was remade (a new image, say) is stale. Measurement
+    sets are dated by their newest table file.
     """
     products = [Path(p) for p in products]
     if not all(p.exists() for p in products):
         return False
-    newest_input = max((Path(i).stat().st_mtime for i in inputs if Path(i).exists()), default=0.0)
-    return all(p.stat().st_mtime >= newest_input for p in products)
+    newest_input = max((latest_mtime(i) for i in inputs if Path(i).exists()), default=0.0)
+    return all(latest_mtime(p) >= newest_input for p in products)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flint.atomic import up_to_date
 from flint.calibration.jones import invert_jones
 from flint.calibration.solutions import AOSolutions, read_solutions
 from flint.errors import MeasurementSetError, SolutionsError
@@ -117,7 +118,7 @@ def apply_solutions(
     solutions = read_solutions(solutions_path)
     require_columns(ms, data_column, "FLAG")
     check_compatible(ms, solutions)
-    if output_ms.exists() and not overwrite:
+    if not overwrite and up_to_date([output_ms], [ms, solutions_path]):
         with open_ms(output_ms) as tab:
             done = APPLIED_KEYWORD in tab.keywordnames() and tab.getkeyword(APPLIED_KEYWORD) == str(
                 solutions_path.resolve()

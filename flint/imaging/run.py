@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from flint.atomic import atomic_path
+from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError
 from flint.external import run_tool
 from flint.imaging.command import build_predict_command, build_wsclean_command, expected_products
@@ -99,6 +99,7 @@ def run_wsclean(
         skip_existing
         and done.get("requested") == requested
         and all(path.exists() for path in final.values())
+        and up_to_date([record], ms_paths)  # written last, after wsclean's MODEL_DATA
     ):
         used = WSCleanOptions.model_validate(done["used"])
         logger.info("Skipping wsclean for %s: made with these options already", final_prefix)

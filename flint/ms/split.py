@@ -9,7 +9,7 @@ from pathlib import Path
 
 from casacore.tables import table
 
-from flint.atomic import atomic_path
+from flint.atomic import atomic_path, up_to_date
 from flint.errors import MeasurementSetError
 from flint.ms.access import check_ms, require_columns
 
@@ -25,17 +25,18 @@ def split_column(
     """Write a copy of ``ms`` whose DATA is ``ms``'s ``column`` (MODEL_DATA dropped).
 
     The source is untouched; the copy is built under a temporary name and renamed, so
-    an existing ``output_ms`` is complete and a rerun returns it without work.
+    an existing ``output_ms`` is complete, and a rerun returns it without work unless the
+    source changed since.
     """
     ms, output_ms = check_ms(ms), Path(output_ms)
-    if output_ms.exists():
+    if up_to_date([output_ms], [ms]):
         check_ms(output_ms)
         logger.info("Split %s exists; skipping", output_ms)
         return output_ms
     require_columns(ms, column)
     if column == "DATA":
         raise MeasurementSetError("nothing to split: the column is already DATA", ms)
-    with atomic_path(output_ms) as temporary:
+    with atomic_path(output_ms, overwrite=True) as temporary:
         shutil.copytree(ms, temporary, symlinks=True)
         with table(str(temporary), readonly=False, ack=False) as tab:
             tab.removecols(["DATA", *(c for c in DROPPED if c in tab.colnames() and c != column)])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flint.atomic import up_to_date
 from flint.calibration.repair import reference_phase
 from flint.calibration.solutions import AOSolutions, write_solutions
 from flint.calibration.stefcal import NormalEquations, accumulate, empty_equations, stefcal
@@ -90,8 +91,8 @@ def solve_selfcal_gains(
     """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``."""
     options = options or GainSolveOptions()
     ms, solutions_path = Path(ms), Path(solutions_path)
-    if solutions_path.exists() and not overwrite:
-        logger.info("Self-calibration gains %s exist; skipping", solutions_path)
+    if not overwrite and up_to_date([solutions_path], [ms]):
+        logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
     require_columns(ms, data_column, model_column, "FLAG")
     with open_ms(ms, "SPECTRAL_WINDOW") as tab:

@@ -40,15 +40,15 @@ def bandpass_flow(
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    solve = bind(solve_bandpass_task, output_dir)
-    repair_task = bind(repair_solutions_task, output_dir)
     futures: list[PrefectFuture] = []
     for beam, (ms, _) in find_beam_measurement_sets(calibrator_dir, beams).items():
         raw = output_dir / solutions_name(ms, repaired=False)
         with labelled("solve", beam):
-            solved = solve.submit(ms, raw, options=bandpass, work_dir=output_dir / "work")
+            solved = bind(solve_bandpass_task, output_dir).submit(
+                ms, raw, options=bandpass, work_dir=output_dir / "work"
+            )
         with labelled("repair", beam):
-            repaired = repair_task.submit(
+            repaired = bind(repair_solutions_task, output_dir).submit(
                 raw, output_dir / solutions_name(ms), options=repair, wait_for=[solved]
             )
         futures += [solved, repaired]

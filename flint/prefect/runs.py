@@ -129,6 +129,8 @@ class RunGrid(_Model):
 
 
 class LogLine(_Model):
+    """One log line of a flow run or of one of its task runs."""
+
     timestamp: datetime
     level: int
     name: str

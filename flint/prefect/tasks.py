@@ -82,7 +82,7 @@ def flint_task(function: Callable[..., Any], name: str, reads: tuple[str, ...]) 
     return task(
         function,
         name=name,
-        cache_policy=INPUTS + TASK_SOURCE + InputFileTimes(reads),
+        cache_policy=INPUTS + TASK_SOURCE + InputFileTimes(reads=reads),
         persist_result=True,
         retries=0,
     )

@@ -142,7 +142,8 @@ def solve_selfcal_gains(
     result = stefcal(total)  # gains [interval*group, pol, ant]
     gains = result.gains.reshape(n_intervals, n_groups, 2, n_ant).transpose(0, 3, 1, 2)
     if options.mode == "phase":
-        gains = gains / np.abs(gains)
+        with np.errstate(invalid="ignore", divide="ignore"):  # unsolved gains stay NaN
+            gains = gains / np.abs(gains)
     jones = np.zeros((n_intervals, n_ant, n_groups, 4), np.complex128)
     jones[..., 0], jones[..., 3] = gains[..., 0], gains[..., 1]
     jones = np.stack([reference_phase(jones[i], options.refant) for i in range(n_intervals)])

@@ -81,3 +81,26 @@ def up_to_date(
         return False
     newest_input = max((latest_mtime(i) for i in inputs if Path(i).exists()), default=0.0)
     return all(latest_mtime(p) >= newest_input for p in products)
+
+
+def _recipe_path(product: Path) -> Path:
+    return product.with_name(f"{product.name}.flint.json")
+
+
+def record_recipe(product: str | os.PathLike[str], recipe: dict) -> None:
+    """Write what ``product`` was made with (options, inputs) beside it, atomically."""
+    import json
+
+    with atomic_path(_recipe_path(Path(product)), overwrite=True) as temporary:
+        temporary.write_text(json.dumps(recipe, sort_keys=True, default=str))
+
+
+def made_with(product: str | os.PathLike[str], recipe: dict) -> bool:
+    """True when ``product`` was recorded as made with exactly ``recipe``."""
+    import json
+
+    try:
+        recorded = json.loads(_recipe_path(Path(product)).read_text())
+    except (OSError, ValueError):
+        return False
+    return recorded == json.loads(json.dumps(recipe, sort_keys=True, default=str))

@@ -10,7 +10,7 @@ import numpy as np
 from astropy.io import fits
 from scipy import ndimage
 
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path, made_with, record_recipe, up_to_date
 from flint.errors import InputError
 from flint.masking.bane import BackgroundMaps, run_bane
 from flint.masking.options import MaskingOptions
@@ -91,7 +91,8 @@ def make_clean_mask(
     """
     options = options or MaskingOptions()
     image, output = Path(image), Path(output)
-    if skip_existing and up_to_date([output], [image]):
+    recipe = {"options": options.model_dump(mode="json"), "image": str(image)}
+    if skip_existing and up_to_date([output], [image]) and made_with(output, recipe):
         logger.info("Reusing clean mask %s", output)
         return output
     if maps is None:
@@ -112,4 +113,6 @@ def make_clean_mask(
         options.min_island_pixels,
     )
     logger.info("Clean mask %s covers %.3f %% of the image", output, 100 * mask.mean())
-    return write_mask(mask, header, output)
+    written = write_mask(mask, header, output)
+    record_recipe(written, recipe)
+    return written

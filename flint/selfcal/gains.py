@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flint.atomic import up_to_date
+from flint.atomic import made_with, record_recipe, up_to_date
 from flint.calibration.repair import reference_phase
 from flint.calibration.solutions import AOSolutions, write_solutions
 from flint.calibration.stefcal import NormalEquations, accumulate, empty_equations, stefcal
@@ -91,7 +91,12 @@ def solve_selfcal_gains(
     """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``."""
     options = options or GainSolveOptions()
     ms, solutions_path = Path(ms), Path(solutions_path)
-    if not overwrite and up_to_date([solutions_path], [ms]):
+    recipe = {
+        "options": options.model_dump(mode="json"),
+        "data_column": data_column,
+        "model_column": model_column,
+    }
+    if not overwrite and up_to_date([solutions_path], [ms]) and made_with(solutions_path, recipe):
         logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
     require_columns(ms, data_column, model_column, "FLAG")
@@ -151,6 +156,7 @@ def solve_selfcal_gains(
         jones = jones[:, :, groups]
     solutions = AOSolutions(jones, start_time=start, end_time=start + n_intervals * solint)
     write_solutions(solutions, solutions_path, overwrite=True)
+    record_recipe(solutions_path, recipe)
     diagonal = jones[..., DIAGONAL]
     finite = np.isfinite(diagonal)
     phase_rms = (

@@ -39,7 +39,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from flint.prefect.submit import ServeRunner, ServeSpec
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), UNCLOSED_API_SOCKET]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480), UNCLOSED_API_SOCKET]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -378,7 +378,7 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
         )
         return rows if every_beam_done else None
 
-    poll(completed, 90, f"grid of {name} Completed for every beam")
+    poll(completed, 240, f"grid of {name} Completed for every beam")
     poll(lambda: header.get_attribute("data-state") == "COMPLETED", 30, f"{name} Completed")
     page.screenshot(path=tmp_path / "runs-completed.png")
 

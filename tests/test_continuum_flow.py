@@ -17,7 +17,12 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from prefect import get_client
-from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from prefect.client.schemas.sorting import FlowRunSort
 
 from flint.demo import demo_strategy_path, simulate_demo
@@ -49,7 +54,9 @@ def _task_states_of_last_run() -> dict[str, list[str]]:
         tasks = []
         offset = 0
         while page := client.read_task_runs(
-            flow_run_filter={"id": {"any_": [str(run.id)]}}, offset=offset, limit=200
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
+            offset=offset,
+            limit=200,
         ):
             tasks += page
             offset += len(page)

@@ -114,7 +114,13 @@ def test_flow_on_slurm_adapts_up_and_to_zero(slurm, prefect_env, real_ms_readonl
             logs = asyncio.run(_logs(state.state_details.flow_run_id))
             return [log for log in logs if log.name == "flint.prefect.cluster.smoke"]
 
-        wait_for(lambda: len(worker_lines()) == 4, 20, "flint's log lines from the workers")
+        try:
+            wait_for(lambda: len(worker_lines()) == 4, 90, "flint's log lines from the workers")
+        except AssertionError:
+            all_logs = asyncio.run(_logs(state.state_details.flow_run_id))
+            raise AssertionError(
+                f"{len(worker_lines())} smoke lines; loggers seen: {sorted({log.name for log in all_logs})}"
+            ) from None
         shrink = wait_for(
             lambda: not cluster.workers and not squeue(), 60, "adapt to scale to zero"
         )

@@ -19,14 +19,8 @@ def dask_setup(worker) -> None:
 def dask_teardown(worker) -> None:
     """Flush Prefect's API log queue (at most 5 s)."""
     try:
-        import threading
-
         from prefect.logging.handlers import APILogWorker
 
-        # teardown runs on the worker's event loop, where drain_all would only return a
-        # coroutine; drain from a thread with no loop instead
-        drain = threading.Thread(target=APILogWorker.drain_all, kwargs={"timeout": 5}, daemon=True)
-        drain.start()
-        drain.join(6)
+        APILogWorker.drain_all(timeout=5)
     except Exception:  # the worker is closing: never block or fail that
         logger.debug("could not drain Prefect logs", exc_info=True)

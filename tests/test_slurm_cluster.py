@@ -165,6 +165,12 @@ def test_killed_worker_job_does_not_recompute_finished_tasks(
     killer.join()
     assert state.is_completed(), state
     executions = {path.name: path.read_text().splitlines() for path in records.iterdir()}
+
+    def settled():  # task-run states reach the API a little after the flow run's
+        found = asyncio.run(_task_runs(state.state_details.flow_run_id))
+        return found if all(run.state.is_completed() for run in found) else None
+
+    wait_for(settled, 30, "every task run to be recorded Completed")
     runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
     print(
         f"flow with killed job {killed}: {duration:.1f} s; executions per task "

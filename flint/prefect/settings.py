@@ -33,6 +33,9 @@ DEFAULTS: dict[str, str] = {
     "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
     # flint's loggers are also used outside runs (CLI, notebooks): no API warning there
     "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    # send log batches often: adapt retires an idle worker within seconds, and lines still
+    # queued in it (default interval 2 s) would be lost
+    "PREFECT_LOGGING_TO_API_BATCH_INTERVAL": "0.5",
 }
 LOGGING_FILE_NAME = "flint-logging.yml"
 

@@ -121,7 +121,7 @@ def test_retry_reruns_only_unfinished_work(demo_runner, demo_spec, tmp_path: Pat
     grid_settles(second.id)
     names = [t.state.name for t in sync(runs.read_task_runs(second.id))]
     # everything the first run finished is reused; only what it left undone runs
-    assert names.count("Cached") == done_first >= 8
+    assert names.count("Cached") == done_first > 0
     assert names.count("Completed") == len(names) - done_first
     with pytest.raises(FlintError, match="already finished"):
         sync(runs.cancel_flow_run(second.id))

@@ -19,9 +19,9 @@ from flint.calibration.jones import correct, diagonal_to_jones
 from flint.calibration.model import (
     PointSky,
     calibrator_sky,
+    calibrator_visibilities,
     check_calibrator_in_field,
     field_centre_deg,
-    point_visibilities,
 )
 from flint.calibration.repair import choose_reference_antenna, reference_phase
 from flint.calibration.solutions import AOSolutions, read_solutions, write_solutions
@@ -34,6 +34,8 @@ from flint.options import BaseOptions
 logger = logging.getLogger(__name__)
 
 ROW_CHUNK = 20_000
+SOLVE_CHUNK_BYTES = 16 * 2**20
+"""DATA read at a time by the solver, into a buffer that is reused (stays in cache)."""
 
 
 class BandpassOptions(BaseOptions):
@@ -95,27 +97,34 @@ def _ms_shape(ms: Path) -> tuple[int, np.ndarray, list[int], tuple[float, float]
 def _solve_once(
     ms: Path, sky: PointSky, n_ant: int, frequencies: np.ndarray, options: BandpassOptions
 ):
+    """One pass over the MS: accumulate the XX and YY normal equations, then StEFCal.
+
+    DATA and FLAG are read in row chunks into reused buffers (all correlations: casacore's
+    strided slices are slower than whole cells) and the kernel picks XX and YY itself.
+    """
     centre = field_centre_deg(ms)
     equations = empty_equations(len(frequencies), 2, n_ant)
     with open_ms(ms) as tab:
-        n_corr = tab.getcell(options.data_column, 0).shape[-1] if tab.nrows() else 4
-    diagonal = ([0, 0], [-1, n_corr - 1], [1, n_corr - 1])  # blc, trc, inc
-    with open_ms(ms) as tab:
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
-            # only XX and YY are read: corr 0 and the last, with a stride
-            data = tab.getcolslice(options.data_column, *diagonal, startrow=start, nrow=rows)
-            flags = tab.getcolslice("FLAG", *diagonal, startrow=start, nrow=rows)
+        n_rows = tab.nrows()
+        cell = tab.getcell(options.data_column, 0) if n_rows else np.zeros((1, 4), np.complex64)
+        chunk = max(1, min(n_rows, SOLVE_CHUNK_BYTES // max(cell.nbytes, 1)))
+        data = np.empty((chunk, *cell.shape), cell.dtype)
+        flags = np.empty((chunk, *cell.shape), bool)
+        for start in range(0, n_rows, chunk):
+            rows = min(chunk, n_rows - start)
+            tab.getcolnp(options.data_column, data[:rows], startrow=start, nrow=rows)
+            tab.getcolnp("FLAG", flags[:rows], startrow=start, nrow=rows)
             uvw = tab.getcol("UVW", startrow=start, nrow=rows)
-            model = point_visibilities(uvw, frequencies, sky, centre)
+            model = calibrator_visibilities(uvw, frequencies, sky, centre)
             accumulate(
-                data,
-                np.broadcast_to(model[..., None], data.shape),
+                data[:rows],
+                model[..., None],
                 tab.getcol("ANTENNA1", startrow=start, nrow=rows),
                 tab.getcol("ANTENNA2", startrow=start, nrow=rows),
                 n_ant,
-                flags=flags,
+                flags=flags[:rows],
                 into=equations,
+                correlations=(0, -1),
             )
     if not equations.count.any():
         raise MeasurementSetError("every cross-correlation visibility is flagged", ms)

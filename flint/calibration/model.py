@@ -62,6 +62,32 @@ def point_visibilities(
     return predict_dft(np.asarray(uvw_m, dtype=np.float64), np.asarray(frequencies_hz), lmn, flux)
 
 
+def calibrator_visibilities(
+    uvw_m: np.ndarray,
+    frequencies_hz: np.ndarray,
+    sky: PointSky,
+    phase_centre_deg: tuple[float, float],
+    max_phase_rad: float = 1e-6,
+) -> np.ndarray:
+    """Stokes-I model of ``sky``: ``[1, nChan]`` if it is the same on every row, else ``[nRow, nChan]``.
+
+    A calibrator at the phase centre has no fringe: when every component's phase
+    ``2 pi (u l + v m + w (n - 1)) / lambda`` stays below ``max_phase_rad`` on every row
+    and channel, the model is its spectrum alone and the DFT is skipped.
+    """
+    from flint.simulation.predict import direction_cosines as lmn_of
+
+    frequencies_hz = np.asarray(frequencies_hz, dtype=np.float64)
+    ra0, dec0 = np.radians(phase_centre_deg)
+    lmn = lmn_of(np.radians(sky.ra_deg), np.radians(sky.dec_deg), float(ra0), float(dec0))
+    uvw_m = np.asarray(uvw_m, dtype=np.float64)
+    delay_m = np.abs(uvw_m @ lmn.T).max() if len(uvw_m) else 0.0
+    if 2 * np.pi * delay_m * frequencies_hz.max() / SPEED_OF_LIGHT < max_phase_rad:
+        flux = np.asarray(sky.flux_at(frequencies_hz), dtype=np.float64)
+        return flux.sum(axis=0)[None, :].astype(np.complex128)
+    return point_visibilities(uvw_m, frequencies_hz, sky, phase_centre_deg)
+
+
 def stokes_i_to_correlations(stokes_i: np.ndarray, n_corr: int) -> np.ndarray:
     """``[nRow, nChan]`` Stokes I to linear correlations ``[nRow, nChan, nCorr]`` (2 or 4)."""
     out = np.zeros((*stokes_i.shape, n_corr), dtype=np.complex128)

@@ -168,6 +168,10 @@ def test_server_restart_during_a_flow(tmp_path):
 def test_server_argv_has_issue_options():
     argv = server_argv(PrefectServerOptions(), Path("/x"), python=sys.executable)
     text = " ".join(argv)
-    for option in ("--timeout-keep-alive 10", "--limit-max-requests 4096",
-                   "--timeout-graceful-shutdown 7200", "--host 127.0.0.1", "--factory prefect"):  # fmt: skip
+    for option in ("--timeout-keep-alive 10", "--timeout-graceful-shutdown 7200",
+                   "--host 127.0.0.1", "--factory prefect", "--workers 1"):  # fmt: skip
         assert option in text
+    # one uvicorn process has no supervisor: a request limit would end the server itself
+    assert "--limit-max-requests" not in text
+    several = server_argv(PrefectServerOptions(web_concurrency=4), Path("/x"))
+    assert "--limit-max-requests 4096" in " ".join(several)

@@ -57,6 +57,9 @@ class PrefectServerOptions(BaseOptions):
     """Prefect's CSRF protection (clients then need a token)."""
     timeout_keep_alive: int = 10
     limit_max_requests: int = 4096
+    """Requests after which uvicorn replaces a worker process. Passed only with more than
+    one worker: a single uvicorn process has no supervisor, and would simply exit (the
+    embedded server stopped after ~4096 requests, some 20 minutes of a busy run)."""
     timeout_graceful_shutdown: int = 7200
     recorder_batch_size: int = Field(200, ge=1)
     """Task-run recorder and event persister: rows written per batch."""
@@ -117,7 +120,8 @@ def server_argv(
         "--port", str(options.port),
         "--workers", str(options.web_concurrency),
         "--timeout-keep-alive", str(options.timeout_keep_alive),
-        "--limit-max-requests", str(options.limit_max_requests),
+        *(("--limit-max-requests", str(options.limit_max_requests))
+          if options.web_concurrency > 1 else ()),
         "--timeout-graceful-shutdown", str(options.timeout_graceful_shutdown),
     ]  # fmt: skip
 

@@ -54,19 +54,25 @@ def demo_options(beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1) -> Simulati
     )
 
 
-def simulate_demo(
+def simulate_demo_calibrator(
+    output_dir: str | os.PathLike[str], beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1
+) -> SimulationResult:
+    """Simulate (or find, on a rerun) the demo's PKS B1934-638 scan under ``output_dir/calibrator``."""
+    options = demo_options(tuple(beams), seed)
+    return simulate_calibrator(
+        Path(output_dir) / "calibrator",
+        options.with_options(sbid=50000, duration_s=300.0, phase_rms_deg=0.0),
+    )
+
+
+def simulate_demo_field(
     output_dir: str | os.PathLike[str],
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
-) -> DemoObservation:
-    """Simulate (or find, on a rerun) the demo's calibrator scan and science field."""
-    output_dir = Path(output_dir)
-    options = demo_options(beams, seed)
-    calibrator = simulate_calibrator(
-        output_dir / "calibrator",
-        options.with_options(sbid=50000, duration_s=300.0, phase_rms_deg=0.0),
-    )
+) -> SimulationResult:
+    """Simulate (or find, on a rerun) the demo's science field under ``output_dir/field``."""
+    options = demo_options(tuple(beams), seed)
     footprint = Footprint(name=options.footprint, pitch_deg=options.pitch_deg)
     ras, decs = footprint.beam_centres(options.ra_deg, options.dec_deg, beams=list(beams))
     sky = random_sky(
@@ -78,5 +84,17 @@ def simulate_demo(
         seed=seed,
     )
     logger.info("Demo sky: %d components above %.1f mJy", len(sky), 1e3 * min_flux_jy)
-    field = simulate_field(output_dir / "field", sky, options)
-    return DemoObservation(calibrator, field)
+    return simulate_field(Path(output_dir) / "field", sky, options)
+
+
+def simulate_demo(
+    output_dir: str | os.PathLike[str],
+    beams: tuple[int, ...] = DEMO_BEAMS,
+    min_flux_jy: float = 2e-3,
+    seed: int = 1,
+) -> DemoObservation:
+    """Simulate (or find, on a rerun) the demo's calibrator scan and science field."""
+    return DemoObservation(
+        simulate_demo_calibrator(output_dir, beams, seed),
+        simulate_demo_field(output_dir, beams, min_flux_jy, seed),
+    )

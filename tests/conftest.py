@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 from fixtures_services import *  # noqa: F403 - real SLURM, Prefect and PostgreSQL fixtures
-from fixtures_workbench import demo_runner, demo_spec, prefect_api  # noqa: F401 - served flows
+from fixtures_workbench import (  # noqa: F401 - served flows, real products
+    demo_runner,
+    demo_spec,
+    prefect_api,
+    real_products,
+)
 
 DATA = Path(__file__).parent / "data"
 REAL_MS_ZIP = DATA / "SB39400.RACS_0635-31.beam0.small.ms.zip"

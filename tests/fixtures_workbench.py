@@ -41,7 +41,9 @@ def step(stage: str, beam: int, round: int, sleep: float, fail_if: str | None) -
 
 @flow(name="demo-continuum")
 def demo(beams: int = 3, rounds: int = 1, sleep: float = 0.05, fail_beam: int = -1,
-         fail_if: str | None = None, cluster: str | None = None) -> int:
+         fail_if: str | None = None, cluster: str | None = None,
+         output_dir: str | None = None) -> int:
+    """``output_dir`` names products made elsewhere (the results panel shows them)."""
     futures = []
     for beam in range(beams):
         with tags(f"beam:{beam:02d}"):
@@ -58,6 +60,7 @@ def demo(beams: int = 3, rounds: int = 1, sleep: float = 0.05, fail_beam: int = 
     return sum(1 for f in futures if f.result())
 '''
 _RUNNERS: dict[str, ServeRunner] = {}
+_SERVER_HOME: list = []
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 60.0, every: float = 0.1) -> float:
@@ -77,6 +80,7 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from flint.prefect.settings import apply_environment
 
     home = tmp_path_factory.getbasetemp() / "prefect-home"
+    _SERVER_HOME.append(home)
     saved = {k: os.environ.get(k) for k in ("PREFECT_HOME", "PREFECT_API_URL")}
     apply_environment({"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"})
     os.environ.pop("PREFECT_API_URL", None)
@@ -92,6 +96,34 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+def stop_prefect_api() -> None:
+    """Stop the session's Prefect server (as if it went away); see :func:`restart_prefect_api`."""
+    from flint.prefect.server import stop_prefect_server
+
+    assert stop_prefect_server(_SERVER_HOME[-1]), "the session's Prefect server was not running"
+
+
+def restart_prefect_api(api_url: str) -> None:
+    """Start the session's Prefect server again on the same port and database."""
+    from urllib.parse import urlparse
+
+    from flint.prefect.server import PrefectServerOptions, start_prefect_server
+
+    port = urlparse(api_url).port
+    again = start_prefect_server(
+        PrefectServerOptions(host="127.0.0.1", port=port), home=_SERVER_HOME[-1]
+    )
+    assert again == api_url, f"restarted at {again}, not {api_url}"
+
+
+@pytest.fixture(scope="session")
+def real_products(tmp_path_factory: pytest.TempPathFactory):
+    """Small real bandpass and continuum products (wsclean, Aegean, linmos; ~30 s, once)."""
+    from products_factory import make_real_products
+
+    return make_real_products(tmp_path_factory.mktemp("products"))
 
 
 @pytest.fixture(scope="session")

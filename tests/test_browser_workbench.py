@@ -3,7 +3,9 @@
 A notebook builds a :class:`flint_widgets.Workbench` offering the session's demo flow; the
 test clicks through it like a user: start a LocalCluster and see the inline Dask dashboard
 draw, submit the demo flow and watch the runs grid reach Completed for every beam, then cancel
-a long run and see it Cancelled. Needs ``/usr/bin/chromium`` (``apt-get install chromium``)
+a long run and see it Cancelled; the results panel shows the completed run's products (an
+image drawn by bokeh, its catalogue table); the Prefect server goes away and comes back, and
+the runs panel reports both. Needs ``/usr/bin/chromium`` (``apt-get install chromium``)
 and the ``dev`` extra; a missing browser or a JupyterLab that will not start fails the test.
 """
 
@@ -32,14 +34,15 @@ from typing import TypeVar
 
 import psutil
 import pytest
-from fixtures_workbench import UNCLOSED_API_SOCKET
+from astropy.table import Table
+from fixtures_workbench import UNCLOSED_API_SOCKET, restart_prefect_api, stop_prefect_api
 from PIL import Image
 from playwright.sync_api import Locator, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from flint.prefect.submit import ServeRunner, ServeSpec
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(480), UNCLOSED_API_SOCKET]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), UNCLOSED_API_SOCKET]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -159,17 +162,62 @@ def jupyter_lab(tmp_path: Path, prefect_api: str) -> Iterator[Lab]:
         _stop_tree(process)
 
 
-def write_notebook(path: Path, entrypoint: str) -> None:
-    """A one-cell notebook that shows the workbench offering the demo flow."""
+@pytest.fixture
+def voila_app(tmp_path: Path, prefect_api: str) -> Iterator[str]:
+    """Voila serving a notebook that shows ``Workbench()``; yields the app's URL."""
+    root = tmp_path / "voila"
+    root.mkdir()
+    write_notebook(root / NOTEBOOK, None)
+    port = _free_port()
+    env = {**os.environ, "PREFECT_API_URL": prefect_api}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["JUPYTER_CONFIG_DIR"] = str(tmp_path / "jupyter-config")
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "jupyter-runtime")
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
+    argv = [
+        sys.executable, "-m", "voila", str(root / NOTEBOOK), "--no-browser",
+        "--Voila.ip=127.0.0.1", f"--Voila.port={port}", "--Voila.port_retries=0",
+        "--VoilaConfiguration.show_tracebacks=True",
+    ]  # fmt: skip
+    log_path = tmp_path / "voila.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"Voila exited ({process.returncode}):\n{log_path.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"Voila not up after 60 s:\n{log_path.read_text()[-3000:]}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        _stop_tree(process)
+
+
+def write_notebook(path: Path, entrypoint: str | None) -> None:
+    """A one-cell notebook that shows the workbench offering the demo flow (``None``: the
+    workbench as a user opens it, offering flint's own flows)."""
     source = (
-        "from flint_widgets import Workbench\n"
-        "from flint.prefect.submit import FlowChoice\n"
-        "\n"
-        "choice = FlowChoice(\n"
-        f"    entrypoint={entrypoint!r}, label='demo', cluster_parameter='cluster'\n"
-        ")\n"
-        "bench = Workbench([choice])\n"
-        "bench"
+        (
+            "from flint_widgets import Workbench\n"
+            "from flint.prefect.submit import FlowChoice\n"
+            "\n"
+            "choice = FlowChoice(\n"
+            f"    entrypoint={entrypoint!r}, label='demo', cluster_parameter='cluster'\n"
+            ")\n"
+            "bench = Workbench([choice])\n"
+            "bench"
+        )
+        if entrypoint
+        else "from flint_widgets import Workbench\n\nWorkbench()"
     )
     notebook = {
         "cells": [
@@ -292,7 +340,12 @@ def submit_from_flow_panel(page: Page, fields: dict[str, str]) -> str:
 
 
 def test_workbench_in_jupyterlab(
-    jupyter_lab: Lab, demo_runner: ServeRunner, demo_spec: ServeSpec, tmp_path: Path
+    jupyter_lab: Lab,
+    demo_runner: ServeRunner,
+    demo_spec: ServeSpec,
+    real_products,
+    prefect_api: str,
+    tmp_path: Path,
 ) -> None:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
     assert demo_runner.alive
@@ -309,7 +362,7 @@ def test_workbench_in_jupyterlab(
         page = context.new_page()
         page.set_default_timeout(30_000)
         try:
-            _drive(page, jupyter_lab, tmp_path)
+            _drive(page, jupyter_lab, tmp_path, real_products, prefect_api)
         finally:
             page.screenshot(path=tmp_path / "workbench.png", full_page=True)
             try:  # stop the cluster from its panel (the kernel dies with JupyterLab anyway)
@@ -321,7 +374,7 @@ def test_workbench_in_jupyterlab(
     print(f"browser workbench test: {time.monotonic() - started:.1f} s")
 
 
-def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
+def _drive(page: Page, lab: Lab, tmp_path: Path, products, api_url: str) -> None:
     page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
     statusbar = page.locator("#jp-main-statusbar")
@@ -364,7 +417,8 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
     open_tab(page, "Flows")
     button(page, "Start runner").click()
     poll(lambda: "connected" in status_text(page), 60, "connect to the serve runner")
-    name = submit_from_flow_panel(page, {"Beams": str(BEAMS), "Sleep": "0.05"})
+    fields = {"Beams": str(BEAMS), "Sleep": "0.05", "Output Dir": str(products.continuum)}
+    name = submit_from_flow_panel(page, fields)
     header = follow_run(page, name)
     grid = page.locator(".flint-panel:visible table.flint-grid")
 
@@ -396,3 +450,95 @@ def _drive(page: Page, lab: Lab, tmp_path: Path) -> None:
     cancel.click()
     poll(lambda: header.get_attribute("data-state") == "CANCELLED", 60, f"{long_name} Cancelled")
     assert "Cancelled" in header.inner_text()
+
+    # 5. the results panel shows the completed run's products: an image and its catalogue
+    open_tab(page, "Results")
+    panel = page.locator(".flint-panel:visible")
+    run_select = panel.locator("select").first
+    option = run_select.locator("option", has_text=name)
+
+    def listed() -> bool:
+        if option.count():
+            return True
+        button(page, "Runs").click()
+        return False
+
+    poll(listed, 30, f"run {name} offered in the results panel", every=2)
+    run_select.select_option(value=option.get_attribute("value"))
+    poll(lambda: f"run {name}:" in status_text(page), 60, f"products of {name}")
+    show = panel.locator("select").nth(1)
+    show.select_option(label="beam 00")
+    catalogue = Table.read(products.catalogue)
+    rows = page.locator(".flint-catalogue .slick-row")
+    poll(lambda: rows.count() == len(catalogue), 30, f"{len(catalogue)} catalogue row(s)")
+    header = page.locator(".flint-catalogue .slick-header-column")
+    poll(
+        lambda: "peak_flux" in [h.strip() for h in header.all_inner_texts()],
+        30,
+        "catalogue columns shown",
+    )
+    image = page.locator(".flint-image")
+    image.scroll_into_view_if_needed()
+    colours: list[int] = []
+
+    def image_drawn() -> bool:
+        png = image.screenshot()
+        (tmp_path / "results.png").write_bytes(png)
+        picture = Image.open(io.BytesIO(png)).convert("L")
+        w, h = picture.size
+        centre = picture.crop((w // 3, h // 3, 2 * w // 3, 2 * h // 3))  # inside the plot frame
+        colours.append(len(set(centre.getdata())))
+        return colours[-1] > 30  # a stretched radio image, not the empty panel's flat square
+
+    poll(image_drawn, 30, f"results image drawn (grey levels {colours})", every=1)
+
+    # 6. the Prefect server goes away: the runs panel says so, and recovers when it returns
+    open_tab(page, "Runs")
+    stop_prefect_api()
+    try:
+        poll(
+            lambda: "cannot reach the Prefect API" in status_text(page),
+            90,
+            "Prefect outage reported in the runs panel",
+        )
+    finally:
+        restart_prefect_api(api_url)
+    poll(
+        lambda: "Prefect API reachable again" in status_text(page),
+        90,
+        "runs panel recovered after the Prefect server returned",
+    )
+
+
+def test_workbench_in_voila(voila_app: str, tmp_path: Path) -> None:
+    """The workbench as an app: Voila runs the notebook, chromium shows every panel."""
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(voila_app, timeout=120_000)  # Voila answers once the notebook has run
+            page.locator(".widget-tab .flint-panel").first.wait_for(state="visible", timeout=60_000)
+            tabs = page.locator(".widget-tab .lm-TabBar-tab").all_inner_texts()
+            assert [t.strip() for t in tabs] == ["Cluster", "Flows", "Runs", "Results"]
+            assert "distributed.LocalCluster" in (
+                page.locator(".flint-panel:visible textarea").input_value()
+            )
+            for title in ("Flows", "Runs", "Results"):
+                open_tab(page, title)
+                page.locator(".flint-panel:visible").first.wait_for(state="visible")
+                if title == "Flows":  # flint's own flows, the simulate form shown
+                    options = page.locator(".flint-panel:visible select").first
+                    labels = options.locator("option").all_inner_texts()
+                    assert labels == ["simulate", "bandpass", "continuum"], labels
+                    assert (
+                        page.locator('.flint-panel:visible label:text-is("Output Dir *")').count()
+                        == 1
+                    )
+                if title == "Results":
+                    page.locator(".flint-panel:visible .flint-image").wait_for(state="visible")
+        finally:
+            page.screenshot(path=tmp_path / "voila.png", full_page=True)
+            browser.close()

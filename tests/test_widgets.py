@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures_workbench import UNCLOSED_API_SOCKET, sync, wait_for
+from fixtures_workbench import UNCLOSED_API_SOCKET, run_to_end, sync, wait_for
 from flint_widgets import ClusterPanel, FlowPanel, ResultsPanel, RunsPanel, Workbench
 from flint_widgets._form import OptionsForm
 from flint_widgets.runs import grid_html
@@ -51,7 +51,7 @@ def test_form_from_options_flags_invalid_values_inline():
 
 def test_runs_panel_follows_a_run_live_and_cancels(demo_runner, demo_spec):
     panel = RunsPanel(page_size=5)
-    sub = sync(submit(demo_spec.deployment_names()[0], {"beams": 2, "sleep": 3}, tags=["panel"]))
+    sub = sync(submit(demo_spec.deployment_names()[0], {"beams": 2, "sleep": 60}, tags=["panel"]))
     panel.tag_filter.value = "panel"
     panel.refresh_button.click()
     wait_for(lambda: panel.summaries and not panel.busy, 30)
@@ -61,7 +61,11 @@ def test_runs_panel_follows_a_run_live_and_cancels(demo_runner, demo_spec):
     assert 'data-state="RUNNING"' in panel.grid_view.value
     assert not panel.cancel_button.disabled and panel.retry_button.disabled
     panel.cancel_button.click()
-    wait_for(lambda: panel.run and panel.run.state_type == "CANCELLED", 40)
+    wait_for(lambda: panel.run and panel.run.state_type == "CANCELLED", 90)
+    # the killed process never reports its running tasks again: they show as cancelled
+    assert 'data-state="RUNNING"' not in panel.grid_view.value
+    assert "CANCELLED" in panel.grid.totals
+    assert not {"RUNNING", "PENDING"} & set(panel.grid.totals)
     assert panel.cancel_button.disabled and not panel.retry_button.disabled
     assert "Prefect UI" in panel.header.value
     panel.close()
@@ -86,12 +90,40 @@ def test_runs_panel_shows_api_errors_and_recovers(prefect_api, monkeypatch):
     assert panel.page_label.value == "0–0 of 0"
 
 
+def test_runs_panel_following_a_run_reports_a_lost_api_and_recovers(
+    demo_runner, demo_spec, prefect_api, monkeypatch
+):
+    from prefect.context import refresh_global_settings_context
+
+    sub = sync(submit(demo_spec.deployment_names()[0], {"beams": 1}))
+    run_to_end(sub.id)
+    panel = RunsPanel()
+    panel.select(sub.id)
+    wait_for(lambda: panel.run is not None and panel.run.finished, 30)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # the API went away
+    refresh_global_settings_context()
+    wait_for(lambda: panel.message.startswith("cannot reach the Prefect API"), 90)
+    assert panel.message_level == "error"
+    monkeypatch.setenv("PREFECT_API_URL", prefect_api)
+    refresh_global_settings_context()
+    wait_for(lambda: panel.message == "Prefect API reachable again", 90)
+    assert panel.message_level == "success" and panel.run.id == sub.id
+    panel.close()
+
+
 def test_flow_panel_connects_and_submits(demo_runner, demo_spec):
     choice = FlowChoice(
         entrypoint=demo_spec.entrypoints[0], label="demo", cluster_parameter="cluster"
     )
     panel = FlowPanel([choice])
-    assert set(panel.form.fields) == {"beams", "rounds", "sleep", "fail_beam", "fail_if"}
+    assert set(panel.form.fields) == {
+        "beams",
+        "rounds",
+        "sleep",
+        "fail_beam",
+        "fail_if",
+        "output_dir",
+    }
     panel.runner_button.click()
     wait_for(lambda: panel.message_level == "success", 60)
     assert "connected" in panel.message and panel.runner is None  # reused the running one
@@ -164,7 +196,76 @@ def test_results_panel_image_and_catalogue(tmp_path):
 def test_workbench_tabs(prefect_api):
     bench = Workbench()
     assert [bench.get_title(i) for i in range(4)] == ["Cluster", "Flows", "Runs", "Results"]
-    assert bench.flows.message_level == "warning"  # no flows offered yet
+    assert [label for label, _ in bench.flows.picker.options] == [
+        "simulate",
+        "bandpass",
+        "continuum",
+    ]
+    assert bench.flows.spec.deployment_names() == (
+        "simulate/workbench",
+        "bandpass/workbench",
+        "continuum/workbench",
+    )
+    assert FlowPanel([]).message_level == "warning"  # nothing offered: the panel says so
+
+
+def test_flint_flow_forms_build_from_their_options_and_flag_invalid_values(tmp_path):
+    from flint.calibration.bandpass import BandpassOptions
+    from flint.demo import DEMO_BEAMS
+
+    panel = FlowPanel()
+    forms = {}
+    for index, (label, _) in enumerate(panel.picker.options):
+        panel.picker.value = index
+        forms[label] = panel.form
+    assert set(forms["simulate"].fields) == {"output_dir", "beams", "min_flux_jy", "seed"}
+    assert set(forms["bandpass"].fields) == {
+        "calibrator_dir",
+        "output_dir",
+        "beams",
+        "bandpass",
+        "repair",
+    }
+    assert set(forms["continuum"].fields) == {
+        "science_dir",
+        "bandpass_dir",
+        "output_dir",
+        "strategy",
+        "beams",
+        "truth",
+    }
+    # required directories left empty are flagged, not taken as "."
+    assert set(forms["continuum"].errors) == {"science_dir", "bandpass_dir", "output_dir"}
+    assert "Field required" in forms["simulate"].messages["output_dir"].value
+
+    simulate = forms["simulate"]
+    simulate.fields["output_dir"][0].value = str(tmp_path)
+    assert simulate.validate() is not None and simulate.errors == {}
+    simulate.fields["beams"][0].value = "[14, 15, 'x']"
+    assert "beams" in simulate.errors
+    simulate.fields["beams"][0].value = "[14]"
+    params = panel.choices[0].parameters(simulate.validate())
+    assert params == {"output_dir": str(tmp_path), "beams": [14], "min_flux_jy": 2e-3, "seed": 1}
+    assert forms["simulate"].model.model_validate({"output_dir": "x"}).beams == list(DEMO_BEAMS)
+
+    bandpass = forms["bandpass"]
+    bandpass.fields["calibrator_dir"][0].value = str(tmp_path / "cal")
+    bandpass.fields["output_dir"][0].value = str(tmp_path / "bp")
+    assert bandpass.errors == {}
+    bandpass.fields["bandpass"][0].value = '{"rounds": "many"}'
+    assert "bandpass" in bandpass.errors
+    bandpass.fields["bandpass"][0].value = '{"rounds": 1}'
+    options = bandpass.validate()
+    assert options.bandpass == BandpassOptions(rounds=1)
+    assert panel.choices[1].parameters(options)["bandpass"]["rounds"] == 1
+
+    continuum = forms["continuum"]
+    for name in ("science_dir", "bandpass_dir", "output_dir"):
+        continuum.fields[name][0].value = str(tmp_path / name)
+    continuum.fields["beams"][0].value = "not json"
+    assert set(continuum.errors) == {"beams"}
+    continuum.fields["beams"][0].value = ""
+    assert continuum.errors == {} and continuum.validate().beams is None
 
 
 def test_grid_html_colours_states():

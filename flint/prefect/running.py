@@ -33,7 +33,8 @@ def run_flow(flow: Flow, cluster: str = "local", **parameters: Any) -> Any:
     )
     if not state.is_completed():
         raise FlowFailed(f"flow {flow.name} ended {state.name}: {state.message}")
-    result = state.result()
+    # _sync: in a Jupyter kernel (a running event loop) result() would return a coroutine
+    result = state.result(_sync=True)
     if isinstance(result, list):  # flows return their tasks' final states
-        return [item.result() if isinstance(item, State) else item for item in result]
+        return [item.result(_sync=True) if isinstance(item, State) else item for item in result]
     return result

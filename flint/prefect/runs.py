@@ -302,8 +302,17 @@ async def read_task_runs(flow_run_id: str | UUID) -> list[Any]:
                 return task_runs
 
 
-async def read_run_grid(flow_run_id: str | UUID) -> RunGrid:
-    """The beams x stages grid of one flow run's task states."""
+ENDED_BY_FORCE = frozenset({"CANCELLED", "CRASHED"})
+"""Flow-run states whose process was stopped: its unfinished task runs never report again."""
+
+
+async def read_run_grid(flow_run_id: str | UUID, run_state: str | None = None) -> RunGrid:
+    """The beams x stages grid of one flow run's task states.
+
+    ``run_state``: the flow run's state type; when the run was cancelled or crashed, its
+    task runs still recorded as running or pending are shown in that state (their process
+    was killed, so they will never report another state).
+    """
     task_runs = sorted(
         await read_task_runs(flow_run_id),
         key=lambda t: (t.expected_start_time or t.created or _EPOCH, t.name),
@@ -311,6 +320,11 @@ async def read_run_grid(flow_run_id: str | UUID) -> RunGrid:
     rows = [
         (str(t.id), t.name, t.tags, t.state.type.value if t.state else "PENDING") for t in task_runs
     ]
+    if run_state in ENDED_BY_FORCE:
+        rows = [
+            (i, name, tags, state if state in TERMINAL_STATES else run_state)
+            for i, name, tags, state in rows
+        ]
     return build_grid(str(flow_run_id), rows)
 
 

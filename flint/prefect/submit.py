@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -155,8 +156,23 @@ def ui_url(flow_run_id: str, api_url: str | None = None) -> str:
     return f"{base}/runs/flow-run/{flow_run_id}"
 
 
+RUNNER_SILENT_SECONDS = 60.0
+"""A deployment whose runner has not polled for this long has no live serve runner."""
+
+
+def _served(deployment: Any, now: datetime) -> bool:
+    """Whether a live runner polls ``deployment`` (the server records each poll)."""
+    last = getattr(deployment, "last_polled", None)
+    return last is not None and (now - last).total_seconds() < RUNNER_SILENT_SECONDS
+
+
 async def missing_deployments(names: Sequence[str]) -> list[str]:
-    """The deployments of ``names`` that the Prefect API does not know."""
+    """The deployments of ``names`` that no live serve runner offers.
+
+    Unknown deployments and deployments left behind by a runner that stopped (not polled
+    for :data:`RUNNER_SILENT_SECONDS`) are both missing: runs submitted to them would
+    wait forever.
+    """
     from prefect import get_client
     from prefect.exceptions import ObjectNotFound
 
@@ -164,8 +180,11 @@ async def missing_deployments(names: Sequence[str]) -> list[str]:
     async with get_client() as client:
         for name in names:
             try:
-                await client.read_deployment_by_name(name)
+                deployment = await client.read_deployment_by_name(name)
             except ObjectNotFound:
+                missing.append(name)
+                continue
+            if not _served(deployment, datetime.now(UTC)):
                 missing.append(name)
     return missing
 
@@ -179,8 +198,11 @@ def _missing_deployments_sync(names: Sequence[str]) -> list[str]:
     with get_client(sync_client=True) as client:
         for name in names:
             try:
-                client.read_deployment_by_name(name)
+                deployment = client.read_deployment_by_name(name)
             except ObjectNotFound:
+                missing.append(name)
+                continue
+            if not _served(deployment, datetime.now(UTC)):
                 missing.append(name)
     return missing
 
@@ -189,7 +211,7 @@ async def connect(spec: ServeSpec) -> tuple[str, ...]:
     """Check that a serve runner already registered every flow of ``spec``; return the names."""
     names = spec.deployment_names()
     if missing := await missing_deployments(names):
-        raise SubmitError(f"no serve runner offers {', '.join(missing)}; start one first")
+        raise SubmitError(f"no live serve runner offers {', '.join(missing)}; start one first")
     return names
 
 
@@ -304,6 +326,19 @@ class ServeRunner:
         return self.process.returncode
 
 
+def entrypoint_type(entrypoint: str) -> Any:
+    """How a served flow run loads its flow: by module for ``package.module:function``.
+
+    Prefect's default (the file path) would load ``flint/prefect/flows/bandpass.py`` as a
+    top-level module ``bandpass``, which Dask workers cannot import when they unpickle
+    the flow's tasks.
+    """
+    from prefect.deployments.runner import EntrypointType
+
+    path = entrypoint.rsplit(":", 1)[0]
+    return EntrypointType.FILE_PATH if path.endswith(".py") else EntrypointType.MODULE_PATH
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve the given flow entrypoints (the serve runner process's entry point)."""
     from prefect import serve
@@ -314,9 +349,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("entrypoints", nargs="+")
     args = parser.parse_args(argv)
-    flows = [load_flow_from_entrypoint(ep) for ep in args.entrypoints]
+    deployments = []
+    for entrypoint in args.entrypoints:
+        flow = load_flow_from_entrypoint(entrypoint)
+        deployments.append(
+            flow.to_deployment(name=args.deployment, entrypoint_type=entrypoint_type(entrypoint))
+        )
     serve(
-        *(flow.to_deployment(name=args.deployment) for flow in flows),
+        *deployments,
         limit=args.limit,
         print_starting_message=False,
     )

@@ -33,6 +33,7 @@ from flint.calibration.apply import apply_solutions
 from flint.calibration.bandpass import solve_bandpass
 from flint.calibration.repair import repair_solutions_file
 from flint.convolve import convolve_images
+from flint.demo import simulate_demo_calibrator, simulate_demo_field
 from flint.flagging.aoflagger import run_aoflagger
 from flint.imaging.run import run_wsclean
 from flint.masking import make_clean_mask
@@ -148,3 +149,5 @@ convolve_task = flint_task(convolve_images, "convolve", ("images",))
 mosaic_task = flint_task(mosaic_images, "mosaic", ("images",))
 validate_task = flint_task(validate, "validate", ("catalogue", "image", "rms_image"))
 thermal_task = flint_task(thermal_limit, "thermal-limit", ("residual", "noise_image"))
+simulate_calibrator_task = flint_task(simulate_demo_calibrator, "calibrator", ())
+simulate_field_task = flint_task(simulate_demo_field, "field", ())

@@ -45,6 +45,7 @@ class OptionsForm(w.VBox):
         self.model = model
         schema = model.model_json_schema()
         required = set(schema.get("required", []))
+        self.required = required
         self.fields: dict[str, tuple[w.Widget, str, bool]] = {}
         self.messages: dict[str, w.HTML] = {}
         rows = []
@@ -90,6 +91,8 @@ class OptionsForm(w.VBox):
         values: dict[str, Any] = {}
         for name, (widget, kind, nullable) in self.fields.items():
             value = widget.value
+            if name in self.required and isinstance(value, str) and value.strip() == "":
+                continue  # left empty: validation reports the field as required
             if (isinstance(widget, w.Text) and kind != "string") or (kind == "string" and nullable):
                 if value.strip() == "":
                     if nullable:

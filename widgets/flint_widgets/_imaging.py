@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,9 @@ def decimate(data: np.ndarray, max_pixels: int = 1024) -> tuple[np.ndarray, int]
         return data, 1
     ny, nx = (s // factor * factor for s in data.shape)
     blocks = data[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
-    return np.nanmean(blocks, axis=(1, 3)), factor
+    with warnings.catch_warnings():  # blocks wholly outside a mosaic's coverage stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(blocks, axis=(1, 3)), factor
 
 
 def stretch(

@@ -7,15 +7,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as w
+
+from flint.prefect.choices import FLINT_FLOWS
+from flint.prefect.cluster import CLUSTER_ADDRESS_ENV
+from flint.prefect.submit import FlowChoice, ServeRunner, ServeSpec, Submission, connect, submit
 from flint_widgets._background import BACKGROUND
 from flint_widgets._form import OptionsForm
 from flint_widgets._panel import Panel, busy
 
-from flint.prefect.submit import FlowChoice, ServeRunner, ServeSpec, Submission, connect, submit
-
 
 class FlowPanel(Panel):
     """Submit flows to a serve runner (started here or already running), one form per flow.
+
+    ``choices``: the flows offered (default: flint's simulate, bandpass and continuum).
 
     ``cluster_panel``: when given, its running cluster's address is passed to flows that
     declare a ``cluster_parameter``.
@@ -23,7 +27,7 @@ class FlowPanel(Panel):
 
     def __init__(
         self,
-        choices: Sequence[FlowChoice] = (),
+        choices: Sequence[FlowChoice] = FLINT_FLOWS,
         deployment: str = "workbench",
         log_dir: str = ".flint/serve",
         cluster_panel: Any = None,
@@ -41,6 +45,8 @@ class FlowPanel(Panel):
         self.log_dir = log_dir
         self.cluster_panel = cluster_panel
         self.runner: ServeRunner | None = None
+        self.runner_address: str | None = None
+        """The cluster the flows of :attr:`runner` send their tasks to."""
         self.submissions: list[Submission] = []
         self.picker = w.Dropdown(
             options=[(c.label or c.entrypoint, i) for i, c in enumerate(self.choices)],
@@ -98,9 +104,27 @@ class FlowPanel(Panel):
             return names
         except Exception:
             self.notify("starting a serve runner...")
-        self.runner = await BACKGROUND.blocking(ServeRunner.start, self.spec, self.log_dir)
+        return await self._start_own_runner()
+
+    def _cluster_address(self) -> str | None:
+        """The scheduler address of the cluster panel's running cluster, if any."""
+        if self.cluster_panel is None:
+            return None
+        return self.cluster_panel.last_status.scheduler_address
+
+    async def _start_own_runner(self) -> tuple[str, ...]:
+        """Start a serve runner whose flow runs send their tasks to the running cluster."""
+        address = self._cluster_address()
+        env = {CLUSTER_ADDRESS_ENV: address} if address else {}
+        self.runner = await BACKGROUND.blocking(ServeRunner.start, self.spec, self.log_dir, env)
+        self.runner_address = address
         names = self.spec.deployment_names()
-        self.notify(f"serve runner {self.runner.process.pid} offers {', '.join(names)}", "success")
+        where = (
+            f"tasks run on {address}" if address else "no cluster: tasks run in the flow's process"
+        )
+        self.notify(
+            f"serve runner {self.runner.process.pid} offers {', '.join(names)} ({where})", "success"
+        )
         return names
 
     def stop_runner(self) -> None:
@@ -116,9 +140,12 @@ class FlowPanel(Panel):
         options = self.form.validate() if self.form else None
         if options is None:
             raise ValueError(f"fix the form first: {self.form.errors if self.form else 'no form'}")
-        address = None
-        if self.cluster_panel is not None:
-            address = self.cluster_panel.last_status.scheduler_address
+        address = self._cluster_address()
+        if self.runner is not None and address != self.runner_address:
+            # the runner this panel started sends tasks to another (or no) cluster: restart it
+            self.notify(f"restarting the serve runner for cluster {address}...")
+            await BACKGROUND.blocking(self.runner.stop)
+            await self._start_own_runner()
         index = self.spec.entrypoints.index(self.choice.entrypoint)
         deployment = self.spec.deployment_names()[index]
         sub = await submit(deployment, self.choice.parameters(options, address))

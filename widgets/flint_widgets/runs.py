@@ -6,15 +6,18 @@ import html
 from typing import Any
 
 import ipywidgets as w
-from flint_widgets._background import BACKGROUND
-from flint_widgets._panel import Panel, busy
 
 from flint.prefect import runs
 from flint.prefect.submit import ui_url
+from flint_widgets._background import BACKGROUND
+from flint_widgets._panel import Panel, busy
 
 POLL_SECONDS = 1.0
 LIST_EVERY = 5
 """Polls between refreshes of the run list."""
+SETTLE_POLLS = 30
+"""Polls after a run finished during which its grid is still read: task states reach the
+API shortly after the flow run's final state."""
 STATES = (
     "RUNNING",
     "COMPLETED",
@@ -161,6 +164,7 @@ class RunsPanel(Panel):
         self.logs.value = ""
         self.header.value = self.grid_view.value = ""
         self._following = flow_run_id
+        self._polls_finished = 0
         BACKGROUND.every(f"runs-{id(self)}", POLL_SECONDS, self.poll)
 
     async def poll(self) -> runs.RunSummary | None:
@@ -173,19 +177,27 @@ class RunsPanel(Panel):
             if self._ticks % LIST_EVERY == 0:
                 await self._load_page()
             run = await runs.read_flow_run(flow_run_id)
-            if run == self.run and run.finished:
+            if self.message_level == "error" and self.message.startswith("cannot reach"):
+                self.notify("Prefect API reachable again", "success")
+            if run == self.run and run.finished and self._settled():
                 return run  # finished and shown: nothing more will change
-            grid = await runs.read_run_grid(flow_run_id)
+            grid = await runs.read_run_grid(flow_run_id, run.state_type)
             lines = await runs.read_logs(flow_run_id, after=self._last_log)
         except Exception as error:
             self.notify(f"cannot reach the Prefect API: {error}", "error")
             raise
-        if self.message_level == "error" and self.message.startswith("cannot reach"):
-            self.notify("Prefect API reachable again", "success")
         if flow_run_id != getattr(self, "_following", None):
             return None  # another run was selected meanwhile
         self._show(run, grid, lines)
         return run
+
+    def _settled(self) -> bool:
+        """Whether every task of the shown finished run has reached a final state (or the
+        run finished long enough ago that the rest never will)."""
+        self._polls_finished = getattr(self, "_polls_finished", 0) + 1
+        grid = self.grid
+        done = grid is not None and set(grid.totals) <= runs.TERMINAL_STATES
+        return done or self._polls_finished > SETTLE_POLLS
 
     def _show(self, run: runs.RunSummary, grid: runs.RunGrid, lines: list[runs.LogLine]) -> None:
         self.run = run

@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from flint.prefect.choices import FLINT_FLOWS
 from flint.prefect.submit import FlowChoice
 from flint_widgets.cluster import ClusterPanel
 from flint_widgets.flow import FlowPanel
@@ -15,10 +16,16 @@ from flint_widgets.runs import RunsPanel
 
 
 class Workbench(w.Tab):
-    """Cluster, Flows, Runs and Results panels; each also works on its own."""
+    """Cluster, Flows, Runs and Results panels; each also works on its own.
+
+    ``flows``: the flows offered (default: flint's simulate, bandpass and continuum).
+    """
 
     def __init__(
-        self, flows: Sequence[FlowChoice] = (), cluster: str = "local", **kwargs: Any
+        self,
+        flows: Sequence[FlowChoice] = FLINT_FLOWS,
+        cluster: str = "local",
+        **kwargs: Any,
     ) -> None:
         self.cluster = ClusterPanel(config=cluster)
         self.flows = FlowPanel(flows, cluster_panel=self.cluster)
@@ -29,6 +36,12 @@ class Workbench(w.Tab):
             self.set_title(index, title)
         self.observe(self._opened, "selected_index")
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.results.prepare_display()  # BokehJS into the page, before the tabs
+        return super()._repr_mimebundle_(**kwargs)
+
     def _opened(self, change: dict) -> None:
         if change["new"] == 2 and not self.runs.summaries:
             self.runs.refresh()
+        if change["new"] == 3 and not self.results.run_picker.options:
+            self.results.list_runs()

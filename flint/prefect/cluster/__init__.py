@@ -7,19 +7,23 @@ from flint.prefect.cluster.config import (
     load_cluster_config,
 )
 from flint.prefect.cluster.factory import (
+    CLUSTER_ADDRESS_ENV,
     cluster_kwargs,
     create_cluster,
+    default_task_runner,
     describe,
     job_script,
     task_runner,
 )
 
 __all__ = [
+    "CLUSTER_ADDRESS_ENV",
     "AdaptOptions",
     "ClusterConfig",
     "builtin_cluster_names",
     "cluster_kwargs",
     "create_cluster",
+    "default_task_runner",
     "describe",
     "job_script",
     "load_cluster_config",

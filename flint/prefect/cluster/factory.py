@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -12,9 +13,13 @@ from flint.prefect.cluster.jobqueue import render_job_script, with_default_lifet
 
 if TYPE_CHECKING:
     from distributed.deploy import Cluster
+    from prefect.task_runners import TaskRunner
     from prefect_dask import DaskTaskRunner
 
 logger = logging.getLogger(__name__)
+
+CLUSTER_ADDRESS_ENV = "FLINT_DASK_ADDRESS"
+"""Scheduler address of a running Dask cluster that flows started in this process use."""
 
 
 def cluster_kwargs(config: ClusterConfig) -> dict[str, Any]:
@@ -108,3 +113,21 @@ def task_runner(config: ClusterConfig, *, ensure_server: bool = True) -> DaskTas
     return DaskTaskRunner(
         cluster_class=config.cluster_class, cluster_kwargs=kwargs, adapt_kwargs=adapt
     )
+
+
+def default_task_runner() -> TaskRunner:
+    """The task runner flint's flows are declared with (``run_flow`` replaces it).
+
+    With ``FLINT_DASK_ADDRESS`` set (the workbench sets it for the serve runner it starts
+    once a cluster runs), tasks go to that running cluster; otherwise to Prefect's
+    thread pool in the flow's own process. Read when a flow module is imported, which
+    for a served flow is at the start of each flow-run process.
+    """
+    address = os.environ.get(CLUSTER_ADDRESS_ENV)
+    if address:
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=address)
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    return ThreadPoolTaskRunner()

@@ -7,6 +7,7 @@ Enabled through ``distributed.worker.preload`` by :func:`flint.prefect.cluster.c
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 logger = logging.getLogger(__name__)
@@ -16,11 +17,17 @@ def dask_setup(worker) -> None:
     """Nothing to set up: Prefect configures itself when the first task arrives."""
 
 
-def dask_teardown(worker) -> None:
-    """Flush Prefect's API log queue (at most 5 s)."""
+async def dask_teardown(worker) -> None:
+    """Flush Prefect's API log queue (at most 5 s).
+
+    Distributed awaits this on the worker's event loop, where Prefect's ``drain_all``
+    returns an awaitable instead of blocking.
+    """
     try:
         from prefect.logging.handlers import APILogWorker
 
-        APILogWorker.drain_all(timeout=5)
+        drained = APILogWorker.drain_all(timeout=5)
+        if inspect.isawaitable(drained):
+            await drained
     except Exception:  # the worker is closing: never block or fail that
         logger.debug("could not drain Prefect logs", exc_info=True)

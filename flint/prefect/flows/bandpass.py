@@ -11,6 +11,7 @@ from prefect.futures import PrefectFuture
 from flint.calibration.bandpass import BandpassOptions
 from flint.calibration.repair import RepairOptions
 from flint.ms import find_beam_measurement_sets
+from flint.prefect.cluster import default_task_runner
 from flint.prefect.tasks import bind, labelled, repair_solutions_task, solve_bandpass_task
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def solutions_name(ms: Path, repaired: bool = True) -> str:
     return ms.stem + (REPAIRED_SUFFIX if repaired else SOLUTIONS_SUFFIX)
 
 
-@flow(name="bandpass")
+@flow(name="bandpass", task_runner=default_task_runner())
 def bandpass_flow(
     calibrator_dir: Path,
     output_dir: Path,

@@ -95,4 +95,5 @@ def run_tool(
     timed_out = timeout is not None and seconds >= timeout and returncode != 0
     if returncode != 0:
         raise ToolError(argv, None if timed_out else returncode, "\n".join(tail), log_path)
+    logger.info("%s finished in %.3f s", Path(argv[0]).name, seconds)
     return ToolRun(argv, returncode, seconds, "\n".join(tail), log_path)

@@ -1,0 +1,192 @@
+"""Benchmark the demo pipeline: wall time and orchestration overhead; writes JSON.
+
+Runs what ``flint demo`` runs (simulate, bandpass flow, continuum flow with the demo
+strategy) on the default local cluster and measures:
+
+- ``demo_wall_s``: the whole demo, simulation included (goal <= 600 s on 2 cores);
+- per flow, from the Prefect server: the flow run's wall time, the task runs' own run
+  times (Prefect's ``total_run_time``), the external tools' own run times inside them
+  (wsclean, aoflagger, BANE, Aegean: the ``<tool> finished in N s`` lines that
+  :func:`flint.external.run_tool` logs), and
+- ``overhead_fraction``: the part of the flow's wall time during which no task was
+  running (cluster start, scheduling, result persistence between dependent tasks):
+  what orchestration adds to the wall time (goal <= 0.03). ``wrapper_fraction`` is
+  the part of the tool tasks' run time spent outside their tool.
+
+Usage: python benchmarks/bench_pipeline.py [--workdir DIR] [--out benchmarks/results/pipeline.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL_LINE = re.compile(r"^(\S+) finished in ([0-9.]+) s$")
+
+
+def _busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Length of the union of ``intervals``."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total
+
+
+def _flow_timings(flow_run_id: UUID) -> dict:
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(flow_run_id)
+        tasks, offset = [], 0
+        while page := client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            offset=offset,
+            limit=200,
+        ):
+            tasks += page
+            offset += len(page)
+        logs, offset = [], 0
+        while page := client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+            offset=offset,
+            limit=200,
+        ):
+            logs += page
+            offset += len(page)
+    wall = (run.end_time - run.start_time).total_seconds()
+    intervals = [
+        (task.start_time.timestamp(), task.end_time.timestamp())
+        for task in tasks
+        if task.start_time and task.end_time
+    ]
+    task_seconds = {task.name: task.total_run_time.total_seconds() for task in tasks}
+    tools: dict[str, float] = {}
+    tool_tasks: dict[str, float] = {}
+    for log in logs:
+        if match := TOOL_LINE.match(log.message):
+            tools[match[1]] = tools.get(match[1], 0.0) + float(match[2])
+            if log.task_run_id is not None:
+                tool_tasks[str(log.task_run_id)] = tool_tasks.get(
+                    str(log.task_run_id), 0.0
+                ) + float(match[2])
+    with_tool = [task for task in tasks if str(task.id) in tool_tasks]
+    wrapped = sum(task.total_run_time.total_seconds() for task in with_tool)
+    busy = _busy_seconds(intervals)
+    return {
+        "wall_s": wall,
+        "task_runs": len(tasks),
+        "task_run_seconds": sum(task_seconds.values()),
+        "busy_s": busy,
+        "tool_seconds": tools,
+        "tool_seconds_total": sum(tools.values()),
+        "overhead_fraction": (wall - busy) / wall,
+        "wrapper_fraction": (wrapped - sum(tool_tasks.values())) / wrapped if wrapped else 0.0,
+        "tasks": task_seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="keep the products here (default: temporary)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pipeline.json")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flint-bench-pipeline-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
+
+    from flint.demo import demo_strategy_path, simulate_demo
+    from flint.prefect.flows.bandpass import bandpass_flow
+    from flint.prefect.flows.continuum import continuum_flow
+    from flint.prefect.running import run_flow
+    from flint.prefect.server.embedded import ensure_prefect_server
+    from flint.validation import ValidationResult
+    from flint.validation.thermal import ThermalLimit
+
+    ensure_prefect_server()
+    started = time.perf_counter()
+    observation = simulate_demo(workdir / "data")
+    simulated = time.perf_counter()
+    flows = {}
+    for name, flow, parameters in (
+        (
+            "bandpass",
+            bandpass_flow,
+            {"calibrator_dir": observation.calibrator.sbid_dir, "output_dir": workdir / "bandpass"},
+        ),
+        (
+            "continuum",
+            continuum_flow,
+            {
+                "science_dir": observation.field.sbid_dir,
+                "bandpass_dir": workdir / "bandpass",
+                "output_dir": workdir / "continuum",
+                "strategy": demo_strategy_path(),
+            },
+        ),
+    ):
+        results = run_flow(flow, **parameters)
+        flows[name] = _flow_timings(_latest_flow_run(flow.name))
+    wall = time.perf_counter() - started
+    thermal = [r for r in results if isinstance(r, ThermalLimit)]
+    (validation,) = [r for r in results if isinstance(r, ValidationResult)]
+    report = {
+        "benchmark": "pipeline",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "demo_wall_s": wall,
+        "simulate_s": simulated - started,
+        "flows": flows,
+        "overhead_fraction": sum(f["wall_s"] - f["busy_s"] for f in flows.values())
+        / sum(f["wall_s"] for f in flows.values()),
+        "goals": {"demo_wall_s": 600.0, "overhead_fraction": 0.03},
+        "thermal_ratio": {limit.residual.name: limit.ratio for limit in thermal},
+        "validation": validation.summary.model_dump(mode="json"),
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(
+        json.dumps({k: v for k, v in report.items() if k not in ("flows", "validation")}, indent=2)
+    )
+    for name, flow in flows.items():
+        print(f"{name}: wall {flow['wall_s']:.1f} s, busy {flow['busy_s']:.1f} s, "
+              f"tools {flow['tool_seconds_total']:.1f} s, overhead {flow['overhead_fraction']:.3f}")  # fmt: skip
+    if args.workdir is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _latest_flow_run(name: str) -> UUID:
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[name])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    return run.id
+
+
+if __name__ == "__main__":
+    main()

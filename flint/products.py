@@ -50,7 +50,7 @@ _BANDPASS_PLOT = re.compile(r"^(?P<stem>.+)\.calibrate\.repaired\.png$")
 _BEAM_DIRECTORY = re.compile(r"^beam(?P<beam>\d+)$")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Product:
     """One product file; ``beam`` is ``None`` for the mosaic and whole-field products."""
 
@@ -58,6 +58,17 @@ class Product:
     beam: int | None
     round: int | None
     path: Path
+
+    def sort_key(self) -> tuple:
+        """Kind, then beams in order (whole-field products, ``None``, first), round, path."""
+        return (
+            self.kind.value,
+            self.beam is not None,
+            self.beam or 0,
+            self.round is not None,
+            self.round or 0,
+            str(self.path),
+        )
 
 
 def _beam_of(stem: str, directory: Path | None = None) -> int | None:
@@ -157,7 +168,7 @@ def find_products(directory: str | os.PathLike[str]) -> Products:
         for child in sorted(directory.iterdir()):
             if child.is_dir() and child.suffix != ".ms":
                 found += _scan(child)
-    return Products(directory, tuple(sorted(found)))
+    return Products(directory, tuple(sorted(found, key=Product.sort_key)))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from flint.flagging import (
     flag_statistics,
     run_aoflagger,
 )
+from flint.flagging.aoflagger import calibrator_strategy
 from flint.simulate import SimulationOptions, read_truth, simulate_calibrator
 
 
@@ -169,7 +170,7 @@ def test_aoflagger_on_simulated_calibrator_flags_rfi_not_the_bandpass(
     (ms,) = scan.measurement_sets
     rfi = read_truth(scan.truth_dir).corruptions(0).rfi_mask
     assert rfi.all(axis=1).sum() == 2 and rfi.all(axis=0).sum() == 6  # bursts, RFI channels
-    output = run_aoflagger(ms, tmp_path / "flagged.ms")
+    output = run_aoflagger(ms, tmp_path / "flagged.ms", strategy=calibrator_strategy())
     recall, false_positive, whole_band = calibrator_flag_scores(ms, output, rfi)
     assert recall >= 0.90
     assert false_positive <= 0.05

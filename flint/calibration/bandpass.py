@@ -28,6 +28,7 @@ from flint.calibration.solutions import AOSolutions, read_solutions, write_solut
 from flint.calibration.stefcal import accumulate, empty_equations, stefcal
 from flint.errors import MeasurementSetError
 from flint.flagging import flag_basic, flag_statistics, run_aoflagger, set_flags
+from flint.flagging.aoflagger import calibrator_strategy
 from flint.ms import add_column, open_ms, require_columns, writable_copy
 from flint.options import BaseOptions
 
@@ -196,7 +197,9 @@ def solve_bandpass(
         for round_number in range(1, options.rounds + 1):
             if options.aoflagger:
                 column = options.data_column if result is None else "CORRECTED_DATA"
-                run_aoflagger(working, column=column, keep_input_flags=True)
+                run_aoflagger(
+                    working, column=column, keep_input_flags=True, strategy=calibrator_strategy()
+                )
             result = _solve_once(working, sky, n_ant, frequencies, options)
             jones = diagonal_to_jones(result.gains.transpose(2, 0, 1))  # [ant, chan, 4]
             logger.info(

@@ -19,6 +19,12 @@ def default_strategy() -> Path:
     return Path(str(files("flint") / "data" / "aoflagger" / "askap.lua"))
 
 
+def calibrator_strategy() -> Path:
+    """The ASKAP strategy for calibrator scans (``askap_calibrator.lua``): the bandpass is
+    removed along time, which holds for a constant calibrator signal only."""
+    return Path(str(files("flint") / "data" / "aoflagger" / "askap_calibrator.lua"))
+
+
 @dataclass(frozen=True)
 class AOFlaggerCommand:
     """An aoflagger invocation: argv plus the measurement set it changes."""

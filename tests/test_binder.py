@@ -54,6 +54,7 @@ def test_binder_environment_runs_the_quickstart_then_tutorial_06(tmp_path: Path)
         capture_output=True,
         text=True,
         check=True,
+        cwd=tmp_path,  # not the checkout, whose flint/ would shadow the installed one
     ).stdout
     assert str(tmp_path / "env") in where, where
     assert "quickstart" in (tmp_path / "home/.jupyter/jupyter_server_config.py").read_text()

@@ -149,11 +149,6 @@ def test_validation_against_the_simulated_truth(demo_run):
     assert summary.median_offset_beams < 0.1
 
 
-@pytest.mark.xfail(
-    reason="issue 4, open: 0.96 of the true flux with the committed demo strategy "
-    "(0.981 with the deeper imaging settings recorded in the issue notes)",
-    strict=False,
-)
 def test_mosaic_flux_of_a_source_seen_by_two_beams(demo_run):
     """The brightest true source inside the primary beams (>= 30 %) of two beams has its
     true flux in the mosaic within 3 % (both beams' data combined, primary-beam corrected)."""

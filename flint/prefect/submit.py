@@ -161,7 +161,7 @@ RUNNER_SILENT_SECONDS = 60.0
 
 
 def _served(deployment: Any, now: datetime) -> bool:
-    """Whether a live runner polls ``deployment`` (the server records each poll)."""
+    """Whether a live runner polls ``deployment`` (``None``: unknown; each poll is recorded)."""
     last = getattr(deployment, "last_polled", None)
     return last is not None and (now - last).total_seconds() < RUNNER_SILENT_SECONDS
 
@@ -176,17 +176,16 @@ async def missing_deployments(names: Sequence[str]) -> list[str]:
     from prefect import get_client
     from prefect.exceptions import ObjectNotFound
 
-    missing = []
+    async def read(client: Any, name: str) -> Any:
+        try:
+            return await client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            return None
+
     async with get_client() as client:
-        for name in names:
-            try:
-                deployment = await client.read_deployment_by_name(name)
-            except ObjectNotFound:
-                missing.append(name)
-                continue
-            if not _served(deployment, datetime.now(UTC)):
-                missing.append(name)
-    return missing
+        found = [await read(client, name) for name in names]
+    now = datetime.now(UTC)
+    return [name for name, d in zip(names, found, strict=True) if not _served(d, now)]
 
 
 def _missing_deployments_sync(names: Sequence[str]) -> list[str]:
@@ -194,17 +193,16 @@ def _missing_deployments_sync(names: Sequence[str]) -> list[str]:
     from prefect import get_client
     from prefect.exceptions import ObjectNotFound
 
-    missing = []
+    def read(client: Any, name: str) -> Any:
+        try:
+            return client.read_deployment_by_name(name)
+        except ObjectNotFound:
+            return None
+
     with get_client(sync_client=True) as client:
-        for name in names:
-            try:
-                deployment = client.read_deployment_by_name(name)
-            except ObjectNotFound:
-                missing.append(name)
-                continue
-            if not _served(deployment, datetime.now(UTC)):
-                missing.append(name)
-    return missing
+        found = [read(client, name) for name in names]
+    now = datetime.now(UTC)
+    return [name for name, d in zip(names, found, strict=True) if not _served(d, now)]
 
 
 async def connect(spec: ServeSpec) -> tuple[str, ...]:

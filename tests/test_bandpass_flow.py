@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from casacore.tables import table
-from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.asyncutils import run_coro_as_sync
 from scipy import stats
 
 from flint.calibration import read_solutions
 from flint.calibration.repair import choose_reference_antenna
 from flint.prefect.flows.bandpass import bandpass_flow, solutions_name
 from flint.prefect.running import run_flow
+from flint.prefect.runs import read_settled_task_runs
 from flint.simulate import SimulationOptions, read_truth, simulate_calibrator
 from flint.sky import calibrator_model
 
@@ -130,10 +130,8 @@ def test_bandpass_flow_recovers_true_gains_and_reruns_from_cache(
         calibrator_dir=calibrator_scan.sbid_dir, output_dir=output, return_state=True
     )
     assert rerun.is_completed()
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=[rerun.state_details.flow_run_id])
-            )
-        )
-    assert sorted(run.state.name for run in runs) == ["Cached"] * (2 * len(BEAMS))
+    # (the server records task-run states from events, a little after the flow returns)
+    task_runs = run_coro_as_sync(
+        read_settled_task_runs(rerun.state_details.flow_run_id, expected=2 * len(BEAMS))
+    )
+    assert sorted(run.state.name for run in task_runs) == ["Cached"] * (2 * len(BEAMS))

@@ -19,19 +19,16 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.table import Table
 from prefect import get_client
-from prefect.client.schemas.filters import (
-    FlowFilter,
-    FlowFilterName,
-    FlowRunFilter,
-    FlowRunFilterId,
-)
+from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from flint.demo import demo_strategy_path, simulate_demo
 from flint.mosaic.headers import frequency_hz, pointing_deg
 from flint.prefect.flows.bandpass import bandpass_flow
 from flint.prefect.flows.continuum import continuum_flow
 from flint.prefect.running import run_flow
+from flint.prefect.runs import read_settled_task_runs
 from flint.primary_beam import primary_beam
 from flint.validation import ValidationResult
 from flint.validation.thermal import ThermalLimit
@@ -56,15 +53,8 @@ def _task_states_of_last_run() -> dict[str, list[str]]:
             sort=FlowRunSort.START_TIME_DESC,
             limit=1,
         )
-        tasks = []
-        offset = 0
-        while page := client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
-            offset=offset,
-            limit=200,
-        ):
-            tasks += page
-            offset += len(page)
+    # (the server records task-run states from events, a little after the flow returns)
+    tasks = run_coro_as_sync(read_settled_task_runs(run.id))
     states: dict[str, list[str]] = {}
     for task in tasks:
         states.setdefault(task.name.split("-", 1)[0], []).append(task.state.name)

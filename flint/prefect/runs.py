@@ -26,7 +26,10 @@ parameters, so tasks whose results are persisted and cached by input (Prefect
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +42,8 @@ STAGE_ORDER = ("flag", "solve", "apply", "image", "selfcal", "find", "mosaic")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ALL_BEAMS = "all"
 """Row of tasks that belong to no single beam."""
+logger = logging.getLogger(__name__)
+
 PAGE_SIZE = 200
 """The Prefect API returns at most this many rows per read."""
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
@@ -300,6 +305,30 @@ async def read_task_runs(flow_run_id: str | UUID) -> list[Any]:
             task_runs.extend(page)
             if len(page) < PAGE_SIZE:
                 return task_runs
+
+
+async def read_settled_task_runs(
+    flow_run_id: str | UUID, expected: int | None = None, timeout: float = 60.0
+) -> list[Any]:
+    """Every task run of an ended flow run, once the server shows each in a final state.
+
+    The server records task-run states from events, in batches, so right after a flow run
+    ends some of its task runs can still read Pending or Running, or be missing. This reads
+    again until all are final (and, given ``expected``, that many exist), or ``timeout``
+    seconds pass; it then returns what it read last.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        task_runs = await read_task_runs(flow_run_id)
+        settled = all(t.state and t.state.type.value in TERMINAL_STATES for t in task_runs)
+        if settled and (expected is None or len(task_runs) >= expected):
+            return task_runs
+        if time.monotonic() > deadline:
+            logger.warning(
+                "Task runs of flow run %s still not final after %.0f s", flow_run_id, timeout
+            )
+            return task_runs
+        await asyncio.sleep(0.5)
 
 
 ENDED_BY_FORCE = frozenset({"CANCELLED", "CRASHED"})

@@ -47,6 +47,9 @@ def test_calibrator_solutions_restore_science_visibilities(tmp_path, real_soluti
         data = tab.getcol("CORRECTED_DATA")[..., [0, 3]]
         flags = tab.getcol("FLAG")[..., [0, 3]]
         raw = tab.getcol("DATA")[..., [0, 3]]
+        noise_in_copy = tab.getcol("NOISE_DATA")[..., [0, 3]]
+    with table(str(science.measurement_sets[0]), ack=False) as tab:
+        raw_noise = tab.getcol("NOISE_DATA")[..., [0, 3]]
     with table(str(noise.ms), ack=False) as tab:
         calibrated_noise = tab.getcol("CORRECTED_DATA")[..., [0, 3]]
     with table(str(truth.measurement_sets[0]), ack=False) as tab:
@@ -58,3 +61,7 @@ def test_calibrator_solutions_restore_science_visibilities(tmp_path, real_soluti
     before = np.sqrt(np.mean(np.abs(raw - model)[good] ** 2))
     assert before > 3 * noise_level  # the bandpass corruption is far above the noise
     assert residual < 1.05 * noise_level  # calibrated data are the truth plus the noise
+    # the copy's noise column got the same correction (imaging it gives the thermal limit of
+    # the calibrated data); the raw measurement set keeps its own
+    np.testing.assert_allclose(noise_in_copy[good], calibrated_noise[good], rtol=1e-5, atol=1e-6)
+    assert not np.allclose(raw_noise[good], calibrated_noise[good], rtol=1e-3)

@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 ROW_CHUNK = 20_000
 APPLIED_KEYWORD = "FLINT_APPLIED_SOLUTIONS"
 BEAM_PATTERN = re.compile(r"beam(\d+)", re.IGNORECASE)
+ALSO_CORRECTED = ("NOISE_DATA",)
+"""Columns corrected in place in the copy when present: a simulation's noise alone, so that
+imaging it still gives the noise of the calibrated data (the thermal limit)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ def apply_solutions(
 ) -> ApplyResult:
     """Copy ``ms`` to ``output_ms`` and write ``J_p^-1 V J_q^-H`` into its CORRECTED_DATA.
 
+    :data:`ALSO_CORRECTED` columns of the copy (simulated noise) get the same correction.
+
     Visibilities with flagged (NaN) solutions are flagged and set to zero. A finished
     copy (marked with the solutions it got) is reused unless ``overwrite``.
     """
@@ -132,6 +137,7 @@ def apply_solutions(
     working = writable_copy(ms, output_ms, overwrite=True)
     add_column(working, "CORRECTED_DATA", like=data_column, fill=None, exist_ok=True)
     with open_ms(working, readonly=False) as tab:
+        also_corrected = [c for c in ALSO_CORRECTED if c in tab.colnames() and c != data_column]
         for start in range(0, tab.nrows(), ROW_CHUNK):
             rows = min(ROW_CHUNK, tab.nrows() - start)
             data = tab.getcol(data_column, startrow=start, nrow=rows)
@@ -141,13 +147,18 @@ def apply_solutions(
             interval = _intervals(tab.getcol("TIME", startrow=start, nrow=rows), solutions)
             left = inverse[interval, ant1].reshape(rows, -1, 2, 2)
             right = inverse[interval, ant2].reshape(rows, -1, 2, 2)
-            vis = data.reshape(rows, -1, 2, 2)
-            corrected = (left @ vis @ np.conj(np.swapaxes(right, -1, -2))).reshape(data.shape)
+            right_h = np.conj(np.swapaxes(right, -1, -2))
+            corrected = (left @ data.reshape(rows, -1, 2, 2) @ right_h).reshape(data.shape)
             bad = ~np.isfinite(corrected).all(-1, keepdims=True)
             newly_flagged += int(np.count_nonzero(bad & ~flags.all(-1, keepdims=True)))
             total += bad.size
             corrected[np.broadcast_to(bad, corrected.shape)] = 0
             tab.putcol("CORRECTED_DATA", corrected.astype(data.dtype), startrow=start, nrow=rows)
+            for column in also_corrected:
+                extra = tab.getcol(column, startrow=start, nrow=rows)
+                extra = (left @ extra.reshape(rows, -1, 2, 2) @ right_h).reshape(extra.shape)
+                extra[np.broadcast_to(bad, extra.shape)] = 0
+                tab.putcol(column, extra.astype(data.dtype), startrow=start, nrow=rows)
             if bad.any():
                 tab.putcol("FLAG", flags | bad, startrow=start, nrow=rows)
         tab.putkeyword(APPLIED_KEYWORD, str(solutions_path.resolve()))

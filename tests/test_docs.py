@@ -26,7 +26,7 @@ def _text(page: Path) -> str:
 def test_docs_build_without_warnings(tmp_path: Path) -> None:
     output = tmp_path / "html"
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
+        [sys.executable, "-m", "sphinx", "-j", "auto", "-W", "--keep-going", "-q", "-b", "html",
          "-d", str(tmp_path / "doctrees"), str(DOCS), str(output)],
         capture_output=True,
         text=True,

@@ -6,8 +6,10 @@ and the mosaic is ``Σ w_i (I_i / P_i) / Σ w_i = Σ (P_i I_i / σ_i²) / Σ (P_
 the minimum-variance combination. The weight image ``Σ w_i`` is written beside
 the mosaic; ``1 / sqrt(Σ w_i)`` is the expected mosaic noise.
 
-Each image is reprojected with ``reproject_interp`` onto the part of the output
-grid it covers (chosen by ``find_optimal_celestial_wcs``); its primary beam is
+Each image is interpolated onto the part of the output grid it covers (chosen by
+``find_optimal_celestial_wcs``), as ``reproject_interp`` does, but with the pixel mapping
+computed once per image and shared by the image, its validity mask and its noise map
+(the world-coordinate transforms are most of the cost); its primary beam is
 evaluated analytically on the output grid (flint.primary_beam at the image
 frequency, centred on the beam pointing). Blanked input pixels are zero-filled
 and a reprojected validity mask drops output pixels near them, because a spline
@@ -28,8 +30,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from astropy.wcs.utils import pixel_to_pixel
 from radio_beam import Beam
-from reproject import reproject_interp
 from reproject.mosaicking import find_optimal_celestial_wcs
+from scipy.ndimage import map_coordinates
 
 from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError
@@ -43,6 +45,7 @@ Noise = float | str | os.PathLike[str]
 
 _FULLY_VALID = 0.999
 """An output pixel is used only when its interpolated validity mask reaches this."""
+_SPLINE_ORDER = {"nearest-neighbor": 0, "bilinear": 1, "biquadratic": 2, "bicubic": 3}
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,33 @@ def _covered_window(
     return slice(*rows), slice(*cols)
 
 
+def _input_pixels(
+    wcs_in: WCS, shape_in: tuple[int, ...], wcs_out: WCS, shape_out: tuple[int, int]
+) -> np.ndarray:
+    """[2, ny, nx] input (row, column) of every output pixel; NaN outside the input image."""
+    rows, cols = np.indices(shape_out, dtype=float)
+    x_in, y_in = pixel_to_pixel(wcs_out, wcs_in, cols, rows)
+    coords = np.array([y_in, x_in])
+    for axis, size in enumerate(shape_in[:2]):
+        outside = ~(np.abs(coords[axis] - (size - 1) / 2) <= size / 2)  # also NaN
+        coords[:, outside] = np.nan
+    return coords
+
+
+def _interpolate(data: np.ndarray, coords: np.ndarray, order: int) -> np.ndarray:
+    """Spline interpolation of ``data`` at ``coords``, 0 where they are NaN (outside).
+
+    As reproject: the outer half of the border pixels takes the border pixel's value.
+    """
+    inside = np.isfinite(coords[0])
+    clipped = np.stack(
+        [np.clip(coords[axis][inside], 0, data.shape[axis] - 1) for axis in range(2)]
+    )
+    values = np.zeros(coords.shape[1:])
+    values[inside] = map_coordinates(data.astype(float), clipped, order=order, mode="nearest")
+    return values
+
+
 def accumulate_beam(
     numerator: np.ndarray,
     weight: np.ndarray,
@@ -142,21 +172,15 @@ def accumulate_beam(
     shape_cut = weight[window].shape
     sigma = np.broadcast_to(np.asarray(noise, dtype=float), data.shape)
     valid = np.isfinite(data) & np.isfinite(sigma) & (sigma > 0)
-    image, _ = reproject_interp(
-        (np.where(valid, data, 0.0), wcs_in), wcs_cut, shape_cut, order=options.interpolation
-    )
-    inside, _ = reproject_interp(
-        (valid.astype(float), wcs_in), wcs_cut, shape_cut, order="bilinear"
-    )
+    coords = _input_pixels(wcs_in, data.shape, wcs_cut, shape_cut)
+    order = _SPLINE_ORDER[options.interpolation]
+    image = _interpolate(np.where(valid, data, 0.0), coords, order)
+    inside = _interpolate(valid.astype(float), coords, order=1)
     if np.ndim(noise) == 0:
         sigma_out = np.full(shape_cut, float(noise))
     else:
-        sigma_out, _ = reproject_interp(
-            (np.where(valid, sigma, np.nanmedian(sigma[valid])), wcs_in),
-            wcs_cut,
-            shape_cut,
-            order="bilinear",
-        )
+        fill = np.nanmedian(sigma[valid])
+        sigma_out = _interpolate(np.where(valid, sigma, fill), coords, order=1)
     pb = primary_beam(
         offsets_rad(wcs_cut, shape_cut, centre_deg),
         frequency,

@@ -113,6 +113,7 @@ def main() -> None:
     os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
 
     from flint.demo import demo_strategy_path, simulate_demo
+    from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.flows.continuum import continuum_flow
     from flint.prefect.running import run_flow
@@ -125,25 +126,29 @@ def main() -> None:
     observation = simulate_demo(workdir / "data")
     simulated = time.perf_counter()
     flows = {}
-    for name, flow, parameters in (
-        (
-            "bandpass",
-            bandpass_flow,
-            {"calibrator_dir": observation.calibrator.sbid_dir, "output_dir": workdir / "bandpass"},
-        ),
-        (
-            "continuum",
-            continuum_flow,
-            {
-                "science_dir": observation.field.sbid_dir,
-                "bandpass_dir": workdir / "bandpass",
-                "output_dir": workdir / "continuum",
-                "strategy": demo_strategy_path(),
-            },
-        ),
-    ):
-        results = run_flow(flow, **parameters)
-        flows[name] = _flow_timings(_latest_flow_run(flow.name))
+    with running_cluster(load_cluster_config("local")) as address:  # as flint demo does
+        for name, flow, parameters in (
+            (
+                "bandpass",
+                bandpass_flow,
+                {
+                    "calibrator_dir": observation.calibrator.sbid_dir,
+                    "output_dir": workdir / "bandpass",
+                },
+            ),
+            (
+                "continuum",
+                continuum_flow,
+                {
+                    "science_dir": observation.field.sbid_dir,
+                    "bandpass_dir": workdir / "bandpass",
+                    "output_dir": workdir / "continuum",
+                    "strategy": demo_strategy_path(),
+                },
+            ),
+        ):
+            results = run_flow(flow, scheduler_address=address, **parameters)
+            flows[name] = _flow_timings(_latest_flow_run(flow.name))
     wall = time.perf_counter() - started
     thermal = [r for r in results if isinstance(r, ThermalLimit)]
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]

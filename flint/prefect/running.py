@@ -19,18 +19,27 @@ class FlowFailed(FlintError, RuntimeError):
     """A flow run ended in a state other than Completed."""
 
 
-def run_flow(flow: Flow, cluster: str = "local", **parameters: Any) -> Any:
+def run_flow(
+    flow: Flow, cluster: str = "local", scheduler_address: str | None = None, **parameters: Any
+) -> Any:
     """Run ``flow(**parameters)`` with a DaskTaskRunner for ``cluster``; return its result.
 
     The Prefect server is made available (and PREFECT_API_URL exported) before the
-    cluster starts. A run that does not complete raises :class:`FlowFailed` with its state.
+    cluster starts. With ``scheduler_address`` the tasks go to that running cluster (see
+    :func:`flint.prefect.cluster.running_cluster`) instead of one started for this run.
+    A run that does not complete raises :class:`FlowFailed` with its state.
     """
     api_url = ensure_prefect_server()
-    config = load_cluster_config(cluster)
-    logger.info("Running flow %s on %s (Prefect API %s)", flow.name, cluster, api_url)
-    state: State = flow.with_options(task_runner=task_runner(config, ensure_server=False))(
-        **parameters, return_state=True
-    )
+    if scheduler_address:
+        from prefect_dask import DaskTaskRunner
+
+        runner = DaskTaskRunner(address=scheduler_address)
+        where = scheduler_address
+    else:
+        runner = task_runner(load_cluster_config(cluster), ensure_server=False)
+        where = cluster
+    logger.info("Running flow %s on %s (Prefect API %s)", flow.name, where, api_url)
+    state: State = flow.with_options(task_runner=runner)(**parameters, return_state=True)
     if not state.is_completed():
         raise FlowFailed(f"flow {flow.name} ended {state.name}: {state.message}")
     # _sync: in a Jupyter kernel (a running event loop) result() would return a coroutine

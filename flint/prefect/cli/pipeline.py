@@ -106,6 +106,7 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from flint.demo import DEMO_BEAMS, demo_strategy_path, simulate_demo
+    from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.flows.continuum import continuum_flow
     from flint.prefect.running import run_flow
@@ -115,19 +116,20 @@ def _demo(args: argparse.Namespace) -> int:
     observation = simulate_demo(args.output / "data", beams=tuple(args.beams or DEMO_BEAMS))
     print(f"simulated: {observation.calibrator.sbid_dir} and {observation.field.sbid_dir}")
     print(f"truth:     {observation.field.truth_dir}")
-    run_flow(
-        bandpass_flow,
-        cluster=args.cluster,
-        calibrator_dir=observation.calibrator.sbid_dir,
-        output_dir=args.output / "bandpass",
-    )
-    results = run_flow(
-        continuum_flow,
-        cluster=args.cluster,
-        science_dir=observation.field.sbid_dir,
-        bandpass_dir=args.output / "bandpass",
-        output_dir=args.output / "continuum",
-        strategy=demo_strategy_path(),
-    )
+    with running_cluster(load_cluster_config(args.cluster)) as address:  # one for both flows
+        run_flow(
+            bandpass_flow,
+            scheduler_address=address,
+            calibrator_dir=observation.calibrator.sbid_dir,
+            output_dir=args.output / "bandpass",
+        )
+        results = run_flow(
+            continuum_flow,
+            scheduler_address=address,
+            science_dir=observation.field.sbid_dir,
+            bandpass_dir=args.output / "bandpass",
+            output_dir=args.output / "continuum",
+            strategy=demo_strategy_path(),
+        )
     _print_results(results)
     return 0

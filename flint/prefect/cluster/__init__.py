@@ -13,6 +13,7 @@ from flint.prefect.cluster.factory import (
     default_task_runner,
     describe,
     job_script,
+    running_cluster,
     task_runner,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "describe",
     "job_script",
     "load_cluster_config",
+    "running_cluster",
     "task_runner",
 ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -99,6 +101,21 @@ def create_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Clus
     elif config.scale is not None:
         cluster.scale(config.scale)
     return cluster
+
+
+@contextmanager
+def running_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Iterator[str]:
+    """Start the cluster of ``config`` for several flow runs; yield its scheduler address.
+
+    Flows run with ``run_flow(..., scheduler_address=address)`` share it, so the cluster
+    (and Prefect's import in every worker) starts once, not once per flow. Closed on exit.
+    """
+    cluster = create_cluster(config, ensure_server=ensure_server)
+    try:
+        logger.info("Dask dashboard: %s", cluster.dashboard_link)
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
 
 
 def task_runner(config: ClusterConfig, *, ensure_server: bool = True) -> DaskTaskRunner:

@@ -1,0 +1,50 @@
+"""Several flows share one running cluster (``running_cluster`` + ``run_flow``), as ``flint demo``.
+
+A real LocalCluster and the session's Prefect server: each flow's task reports the scheduler
+of the Dask worker it ran on, and the cluster's workers are the same before and after.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from flint.prefect.cluster import load_cluster_config, running_cluster
+from flint.prefect.running import run_flow
+
+pytestmark = pytest.mark.slow
+
+WHERE_MODULE = """
+from prefect import flow, task
+
+
+@task
+def where() -> str:
+    from distributed import get_worker
+
+    worker = get_worker()
+    return f"{worker.scheduler.address} {worker.address}"
+
+
+@flow(name="where-shared")
+def where_flow() -> str:
+    return where.submit().result()
+"""
+
+
+def test_flows_share_one_running_cluster(prefect_env, tmp_path: Path, monkeypatch):
+    (tmp_path / "where_shared.py").write_text(WHERE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # the worker processes import it too
+    where_flow = importlib.import_module("where_shared").where_flow
+    config = load_cluster_config("local").with_options(
+        cluster_kwargs={"n_workers": 1, "threads_per_worker": 1, "processes": True}
+    )
+    with running_cluster(config) as address:
+        first = run_flow(where_flow, scheduler_address=address)
+        second = run_flow(where_flow, scheduler_address=address)
+    scheduler, _worker = first.split()
+    assert scheduler == address
+    assert second == first  # the same worker process: the cluster was not restarted

@@ -28,11 +28,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flint_widgets._background import BACKGROUND
-from flint_widgets.runs import POLL_SECONDS, RunsPanel, grid_html
-
 from flint.prefect import runs
 from flint.prefect.runs import build_grid
+from flint_widgets._background import BACKGROUND
+from flint_widgets.runs import POLL_SECONDS, RunsPanel, grid_html
 
 STATES = ("COMPLETED", "RUNNING", "PENDING", "FAILED")
 STAGES = ("flag", "solve", "image", "selfcal", "find")

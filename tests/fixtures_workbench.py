@@ -9,10 +9,10 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from flint_widgets._background import BACKGROUND
 
 from flint.prefect import runs
 from flint.prefect.submit import ServeRunner, ServeSpec
+from flint_widgets._background import BACKGROUND
 
 T = TypeVar("T")
 # Prefect's API client leaves a keep-alive socket to the local server for the collector

@@ -14,11 +14,11 @@ from astropy.io import fits
 from astropy.table import Table
 from astropy.wcs import WCS, FITSFixedWarning
 from fixtures_workbench import UNCLOSED_API_SOCKET, run_to_end, sync, wait_for
-from flint_widgets import ResultsPanel
 
 from flint.errors import InputError
 from flint.prefect.submit import submit
 from flint.products import Kind, find_products, image_statistics
+from flint_widgets import ResultsPanel
 
 pytestmark = [pytest.mark.slow, UNCLOSED_API_SOCKET]
 

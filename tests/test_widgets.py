@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fixtures_workbench import UNCLOSED_API_SOCKET, run_to_end, sync, wait_for
-from flint_widgets import ClusterPanel, FlowPanel, ResultsPanel, RunsPanel, Workbench
-from flint_widgets._form import OptionsForm
-from flint_widgets.runs import grid_html
 from pydantic import Field
 
 from flint.options import BaseOptions
 from flint.prefect.submit import FlowChoice, submit
+from flint_widgets import ClusterPanel, FlowPanel, ResultsPanel, RunsPanel, Workbench
+from flint_widgets._form import OptionsForm
+from flint_widgets.runs import grid_html
 
 pytestmark = UNCLOSED_API_SOCKET
 

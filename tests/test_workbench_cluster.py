@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from fixtures_workbench import UNCLOSED_API_SOCKET, run_to_end, wait_for
-from flint_widgets import ClusterPanel, FlowPanel
 
 from flint.prefect.submit import FlowChoice
+from flint_widgets import ClusterPanel, FlowPanel
 
 pytestmark = [pytest.mark.slow, UNCLOSED_API_SOCKET]
 

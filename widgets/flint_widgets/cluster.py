@@ -6,6 +6,7 @@ import html
 from typing import Any
 
 import ipywidgets as w
+
 from flint_widgets._background import BACKGROUND
 from flint_widgets._cluster_manager import (
     DASHBOARD_PLOTS,

@@ -105,6 +105,11 @@ def _intervals(times: np.ndarray, solutions: AOSolutions) -> np.ndarray:
     return np.clip(index, 0, solutions.n_sol - 1)
 
 
+def _sandwich(left: np.ndarray, vis: np.ndarray, right_h: np.ndarray) -> np.ndarray:
+    """``J_p^-1 V J_q^-H`` for 4-correlation rows ``vis`` [rows, chan, 4]."""
+    return (left @ vis.reshape(*left.shape[:2], 2, 2) @ right_h).reshape(vis.shape)
+
+
 def apply_solutions(
     ms: str | os.PathLike[str],
     solutions_path: str | os.PathLike[str],
@@ -148,15 +153,14 @@ def apply_solutions(
             left = inverse[interval, ant1].reshape(rows, -1, 2, 2)
             right = inverse[interval, ant2].reshape(rows, -1, 2, 2)
             right_h = np.conj(np.swapaxes(right, -1, -2))
-            corrected = (left @ data.reshape(rows, -1, 2, 2) @ right_h).reshape(data.shape)
+            corrected = _sandwich(left, data, right_h)
             bad = ~np.isfinite(corrected).all(-1, keepdims=True)
             newly_flagged += int(np.count_nonzero(bad & ~flags.all(-1, keepdims=True)))
             total += bad.size
             corrected[np.broadcast_to(bad, corrected.shape)] = 0
             tab.putcol("CORRECTED_DATA", corrected.astype(data.dtype), startrow=start, nrow=rows)
             for column in also_corrected:
-                extra = tab.getcol(column, startrow=start, nrow=rows)
-                extra = (left @ extra.reshape(rows, -1, 2, 2) @ right_h).reshape(extra.shape)
+                extra = _sandwich(left, tab.getcol(column, startrow=start, nrow=rows), right_h)
                 extra[np.broadcast_to(bad, extra.shape)] = 0
                 tab.putcol(column, extra.astype(data.dtype), startrow=start, nrow=rows)
             if bad.any():

@@ -107,7 +107,7 @@ def _intervals(times: np.ndarray, solutions: AOSolutions) -> np.ndarray:
 
 def _sandwich(left: np.ndarray, vis: np.ndarray, right_h: np.ndarray) -> np.ndarray:
     """``J_p^-1 V J_q^-H`` for 4-correlation rows ``vis`` [rows, chan, 4]."""
-    return (left @ vis.reshape(*left.shape[:2], 2, 2) @ right_h).reshape(vis.shape)
+    return (left @ vis.reshape(len(vis), -1, 2, 2) @ right_h).reshape(vis.shape)
 
 
 def apply_solutions(

@@ -90,6 +90,9 @@ def _flow_timings(flow_run_id: UUID) -> dict:
     with_tool = [task for task in tasks if str(task.id) in tool_tasks]
     wrapped = sum(task.total_run_time.total_seconds() for task in with_tool)
     busy = _busy_seconds(intervals)
+    first = min((start for start, _ in intervals), default=run.end_time.timestamp())
+    last = max((stop for _, stop in intervals), default=run.end_time.timestamp())
+    before, after = first - run.start_time.timestamp(), run.end_time.timestamp() - last
     return {
         "wall_s": wall,
         "task_runs": len(tasks),
@@ -98,6 +101,8 @@ def _flow_timings(flow_run_id: UUID) -> dict:
         "tool_seconds": tools,
         "tool_seconds_total": sum(tools.values()),
         "overhead_fraction": (wall - busy) / wall,
+        # where the idle time is: before the first task starts, between tasks, after the last
+        "idle_s": {"before": before, "between": wall - busy - before - after, "after": after},
         "wrapper_fraction": (wrapped - sum(tool_tasks.values())) / wrapped if wrapped else 0.0,
         "tasks": task_seconds,
     }

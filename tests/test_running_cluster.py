@@ -7,9 +7,12 @@ of the Dask worker it ran on, and the cluster's workers are the same before and 
 from __future__ import annotations
 
 import importlib
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from distributed import Client
 
 from flint.prefect.cluster import load_cluster_config, running_cluster
 from flint.prefect.running import run_flow
@@ -34,6 +37,10 @@ def where_flow() -> str:
 """
 
 
+def _tasks_imported() -> bool:
+    return "flint.prefect.tasks" in sys.modules
+
+
 def test_flows_share_one_running_cluster(prefect_env, tmp_path: Path, monkeypatch):
     (tmp_path / "where_shared.py").write_text(WHERE_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -45,6 +52,12 @@ def test_flows_share_one_running_cluster(prefect_env, tmp_path: Path, monkeypatc
     with running_cluster(config) as address:
         first = run_flow(where_flow, scheduler_address=address)
         second = run_flow(where_flow, scheduler_address=address)
+        # flint's worker preload imports the task module in the background at worker start
+        with Client(address) as client:
+            deadline = time.monotonic() + 120
+            while not all(client.run(_tasks_imported).values()):
+                assert time.monotonic() < deadline, "the preload never imported flint's tasks"
+                time.sleep(1)
     scheduler, _worker = first.split()
     assert scheduler == address
     assert second == first  # the same worker process: the cluster was not restarted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -108,14 +109,29 @@ def running_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Ite
     """Start the cluster of ``config`` for several flow runs; yield its scheduler address.
 
     Flows run with ``run_flow(..., scheduler_address=address)`` share it, so the cluster
-    (and Prefect's import in every worker) starts once, not once per flow. Closed on exit.
+    (and Prefect's import in every worker) starts once, not once per flow. The workers that
+    are already up have finished importing flint's tasks (the worker preload starts that)
+    before the address is yielded, so the first flow does not wait for it. Closed on exit.
     """
     cluster = create_cluster(config, ensure_server=ensure_server)
     try:
         logger.info("Dask dashboard: %s", cluster.dashboard_link)
+        _wait_for_task_imports(cluster)
         yield cluster.scheduler_address
     finally:
         cluster.close()
+
+
+def _wait_for_task_imports(cluster, timeout_s: float = 120.0) -> None:
+    """Block until every running worker has imported flint's task module (no-op without workers)."""
+    from distributed import Client
+
+    from flint.prefect.cluster.worker_preload import import_task_module
+
+    started = time.perf_counter()
+    with Client(cluster, timeout=timeout_s) as client:
+        client.run(import_task_module)
+    logger.info("Workers ready (task imports) after %.1f s", time.perf_counter() - started)
 
 
 def task_runner(config: ClusterConfig, *, ensure_server: bool = True) -> DaskTaskRunner:

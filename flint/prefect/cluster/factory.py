@@ -110,8 +110,8 @@ def running_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Ite
 
     Flows run with ``run_flow(..., scheduler_address=address)`` share it, so the cluster
     (and Prefect's import in every worker) starts once, not once per flow. The workers that
-    are already up have finished importing flint's tasks (the worker preload starts that)
-    before the address is yielded, so the first flow does not wait for it. Closed on exit.
+    are already up import flint's tasks before the address is yielded, so the first flow
+    does not wait for that. Closed on exit.
     """
     cluster = create_cluster(config, ensure_server=ensure_server)
     try:
@@ -123,7 +123,7 @@ def running_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Ite
 
 
 def _wait_for_task_imports(cluster, timeout_s: float = 120.0) -> None:
-    """Block until every running worker has imported flint's task module (no-op without workers)."""
+    """Import flint's task module in every running worker (no-op without workers)."""
     from distributed import Client
 
     from flint.prefect.cluster.worker_preload import import_task_module

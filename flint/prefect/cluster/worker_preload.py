@@ -1,13 +1,16 @@
-"""Dask worker preload: import flint's tasks at start; send Prefect's buffered logs at close.
+"""Dask worker preload: send Prefect's buffered log lines before a worker closes.
 
-Importing ``flint.prefect.tasks`` (Prefect, casacore, astropy, scipy and the science
-modules: 7-10 s on this 2-core machine) otherwise happens when a worker receives its first
-task, and showed as 10-11 s of idle time before the first task of the first flow on a new
-cluster (benchmarks/bench_pipeline.py). The import runs in a background thread, so workers
-register at once; a task that arrives earlier waits on Python's import lock for the rest.
 Workers retired by adapt (or stopped by the batch system's SIGTERM) would otherwise drop the
 log lines of their last tasks, which Prefect sends in the background every few seconds.
 Enabled through ``distributed.worker.preload`` by :func:`flint.prefect.cluster.create_cluster`.
+
+:func:`import_task_module` warms a worker: ``running_cluster`` runs it on every worker before
+the first flow. Importing ``flint.prefect.tasks`` (Prefect, casacore, astropy, scipy and the
+science modules: 7-10 s on this 2-core machine) otherwise happens when a worker receives its
+first task, and showed as 10-11 s of idle time before the first task of the first flow on a
+new cluster (benchmarks/bench_pipeline.py). It is not done in the background at worker
+start: a task arriving during that import would import Prefect's modules concurrently from
+another thread, in another order, which Python's import locks can report as a deadlock.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-import threading
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ TASK_MODULE = "flint.prefect.tasks"
 
 
 def import_task_module() -> None:
-    """Import flint's task module (waits for an import already running in another thread)."""
+    """Import flint's task module in this worker (run before any task arrives)."""
     try:
         importlib.import_module(TASK_MODULE)
     except Exception:  # a broken import shows up, with its traceback, in the first task
@@ -32,8 +34,7 @@ def import_task_module() -> None:
 
 
 def dask_setup(worker) -> None:
-    """Start importing flint's tasks (Prefect configures itself when the first task arrives)."""
-    threading.Thread(target=import_task_module, name="flint-import-tasks", daemon=True).start()
+    """Nothing to set up: Prefect configures itself when the first task arrives."""
 
 
 async def dask_teardown(worker) -> None:

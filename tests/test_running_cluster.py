@@ -14,6 +14,7 @@ import pytest
 from distributed import Client
 
 from flint.prefect.cluster import load_cluster_config, running_cluster
+from flint.prefect.cluster.factory import TASK_MODULE
 from flint.prefect.running import run_flow
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ def where_flow() -> str:
 
 
 def _tasks_imported() -> bool:
-    return "flint.prefect.tasks" in sys.modules
+    return TASK_MODULE in sys.modules
 
 
 def test_flows_share_one_running_cluster(prefect_env, tmp_path: Path, monkeypatch):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from flint.atomic import up_to_date
-from flint.calibration.jones import invert_jones
+from flint.calibration.jones import invert_jones, sandwich
 from flint.calibration.solutions import AOSolutions, read_solutions
 from flint.errors import MeasurementSetError, SolutionsError
 from flint.ms import add_column, open_ms, require_columns, writable_copy
@@ -105,11 +105,6 @@ def _intervals(times: np.ndarray, solutions: AOSolutions) -> np.ndarray:
     return np.clip(index, 0, solutions.n_sol - 1)
 
 
-def _sandwich(left: np.ndarray, vis: np.ndarray, right_h: np.ndarray) -> np.ndarray:
-    """``J_p^-1 V J_q^-H`` for 4-correlation rows ``vis`` [rows, chan, 4]."""
-    return (left @ vis.reshape(len(vis), -1, 2, 2) @ right_h).reshape(vis.shape)
-
-
 def apply_solutions(
     ms: str | os.PathLike[str],
     solutions_path: str | os.PathLike[str],
@@ -150,17 +145,15 @@ def apply_solutions(
             ant1 = tab.getcol("ANTENNA1", startrow=start, nrow=rows)
             ant2 = tab.getcol("ANTENNA2", startrow=start, nrow=rows)
             interval = _intervals(tab.getcol("TIME", startrow=start, nrow=rows), solutions)
-            left = inverse[interval, ant1].reshape(rows, -1, 2, 2)
-            right = inverse[interval, ant2].reshape(rows, -1, 2, 2)
-            right_h = np.conj(np.swapaxes(right, -1, -2))
-            corrected = _sandwich(left, data, right_h)
+            left, right = inverse[interval, ant1], inverse[interval, ant2]
+            corrected = sandwich(left, data, right)
             bad = ~np.isfinite(corrected).all(-1, keepdims=True)
             newly_flagged += int(np.count_nonzero(bad & ~flags.all(-1, keepdims=True)))
             total += bad.size
             corrected[np.broadcast_to(bad, corrected.shape)] = 0
             tab.putcol("CORRECTED_DATA", corrected.astype(data.dtype), startrow=start, nrow=rows)
             for column in also_corrected:
-                extra = _sandwich(left, tab.getcol(column, startrow=start, nrow=rows), right_h)
+                extra = sandwich(left, tab.getcol(column, startrow=start, nrow=rows), right)
                 extra[np.broadcast_to(bad, extra.shape)] = 0
                 tab.putcol(column, extra.astype(data.dtype), startrow=start, nrow=rows)
             if bad.any():

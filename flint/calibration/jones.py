@@ -39,17 +39,21 @@ def diagonal_to_jones(gains: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sandwich(left: np.ndarray, vis: np.ndarray, right: np.ndarray) -> np.ndarray:
+def sandwich(left: np.ndarray, vis: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """``L V R^H`` per row: Jones ``left``, ``right`` and ``vis`` all ``[..., 4]``.
+
+    The Jones arrays broadcast against ``vis`` (for example one channel for all channels).
+    """
     product = _as_matrices(left) @ _as_matrices(vis) @ _hermitian(_as_matrices(right))
     return product.reshape(vis.shape)
 
 
 def corrupt(vis: np.ndarray, jones: np.ndarray, ant1: np.ndarray, ant2: np.ndarray) -> np.ndarray:
     """``J_p V J_q^H`` for every row (``jones`` is ``[nAnt, nChan, 4]``)."""
-    return _sandwich(jones[ant1], vis, jones[ant2])
+    return sandwich(jones[ant1], vis, jones[ant2])
 
 
 def correct(vis: np.ndarray, jones: np.ndarray, ant1: np.ndarray, ant2: np.ndarray) -> np.ndarray:
     """``J_p^-1 V J_q^-H`` for every row; flagged (NaN) gains give NaN visibilities."""
     inverse = invert_jones(jones)
-    return _sandwich(inverse[ant1], vis, inverse[ant2])
+    return sandwich(inverse[ant1], vis, inverse[ant2])

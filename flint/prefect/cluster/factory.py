@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import time
@@ -116,22 +117,35 @@ def running_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Ite
     cluster = create_cluster(config, ensure_server=ensure_server)
     try:
         logger.info("Dask dashboard: %s", cluster.dashboard_link)
-        _wait_for_task_imports(cluster)
+        _warm_workers(cluster)
         yield cluster.scheduler_address
     finally:
         cluster.close()
 
 
-def _wait_for_task_imports(cluster, timeout_s: float = 120.0) -> None:
-    """Import flint's task module in every running worker (no-op without workers)."""
+TASK_MODULE = "flint.prefect.tasks"
+
+
+def _import_task_module() -> None:
+    """Run in a worker: import flint's tasks (Prefect, casacore, astropy, scipy, the science)."""
+    importlib.import_module(TASK_MODULE)
+
+
+def _warm_workers(cluster) -> None:
+    """Import flint's task module in every running worker, before any task arrives.
+
+    Otherwise each worker imports it (7-10 s on 2 cores) when its first task arrives, which
+    showed as 10-11 s of idle time at the start of the first flow (benchmarks/bench_pipeline.py).
+    Not done in the background at worker start: a task arriving during that import would
+    import Prefect's modules from a second thread, which Python's import locks can report as
+    a deadlock.
+    """
     from distributed import Client
 
-    from flint.prefect.cluster.worker_preload import import_task_module
-
     started = time.perf_counter()
-    with Client(cluster, timeout=timeout_s) as client:
-        client.run(import_task_module)
-    logger.info("Workers ready (task imports) after %.1f s", time.perf_counter() - started)
+    with Client(cluster) as client:
+        client.run(_import_task_module)
+    logger.info("Workers imported flint's tasks in %.1f s", time.perf_counter() - started)
 
 
 def task_runner(config: ClusterConfig, *, ensure_server: bool = True) -> DaskTaskRunner:

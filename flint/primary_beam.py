@@ -55,3 +55,44 @@ def primary_beam(
         safe = np.where(x == 0.0, 1.0, x)
         return np.where(x == 0.0, 1.0, (2.0 * j1(safe) / safe) ** 2)
     raise InputError(f"unknown primary-beam model {model!r}; choose 'gaussian' or 'airy'")
+
+
+BAND_SAMPLES = 16
+"""Frequencies sampled across a band by :func:`band_primary_beam`."""
+
+
+def band_frequencies_hz(frequency_hz: float, bandwidth_hz: float, samples: int = BAND_SAMPLES):
+    """``samples`` frequencies at the centres of equal slices of the band (one if no bandwidth)."""
+    if bandwidth_hz <= 0:
+        return np.array([float(frequency_hz)])
+    edges = np.linspace(-0.5, 0.5, samples + 1)
+    return float(frequency_hz) + bandwidth_hz * 0.5 * (edges[:-1] + edges[1:])
+
+
+def band_primary_beam(
+    offset_rad: ArrayLike,
+    frequency_hz: float,
+    bandwidth_hz: float = 0.0,
+    spectral_index: float = 0.0,
+    model: BeamModel = "gaussian",
+    dish_diameter_m: float = ASKAP_DISH_DIAMETER_M,
+    samples: int = BAND_SAMPLES,
+) -> NDArray[np.float64]:
+    """Power response of an image made over a band, for a source with S ∝ ν^α (α =
+    ``spectral_index``): :func:`primary_beam` averaged over the band, weighted by the spectrum.
+
+    A multi-frequency-synthesis image averages its channels with equal weight (when they are
+    equally flagged); the beam is narrower at the top of the band, where a steep-spectrum
+    source is also fainter. Across ASKAP's 288 MHz at 888 MHz, for α = −0.7, this response
+    exceeds the beam at the centre frequency by 3 % where that is 0.3, and by 10 % where it
+    is 0.1. It is 1 on axis; with ``bandwidth_hz`` 0 it is :func:`primary_beam`.
+    """
+    offset = np.asarray(offset_rad, dtype=float)
+    frequencies = band_frequencies_hz(frequency_hz, bandwidth_hz, samples)
+    weights = (frequencies / frequencies.mean()) ** spectral_index
+    total = np.zeros(offset.shape)
+    for frequency, weight in zip(frequencies, weights, strict=True):
+        total += weight * primary_beam(
+            offset, frequency, model=model, dish_diameter_m=dish_diameter_m
+        )
+    return total / weights.sum()

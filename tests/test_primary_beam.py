@@ -8,7 +8,7 @@ from scipy.constants import c
 from scipy.optimize import brentq
 
 from flint.errors import InputError
-from flint.primary_beam import primary_beam, primary_beam_fwhm_rad
+from flint.primary_beam import band_primary_beam, primary_beam, primary_beam_fwhm_rad
 
 FREQUENCIES = np.array([744e6, 888e6, 1032e6, 1400e6])
 
@@ -65,3 +65,18 @@ def test_broadcasting_offsets_against_frequencies():
 def test_unknown_model_is_an_input_error():
     with pytest.raises(InputError, match="airy"):
         primary_beam(0.0, 1e9, model="cosine")
+
+
+def test_band_primary_beam_is_the_spectrum_weighted_average_over_the_band():
+    centre, bandwidth = 887.5e6, 288e6
+    offsets = np.deg2rad(np.array([0.0, 0.4, 0.8, 1.2, 1.6]))  # beam 1, 0.87, 0.56, 0.27, 0.1
+    np.testing.assert_allclose(band_primary_beam(offsets, centre), primary_beam(offsets, centre))
+    fine = np.linspace(centre - bandwidth / 2, centre + bandwidth / 2, 4001)
+    spectrum = (fine / centre) ** -0.7
+    expected = (primary_beam(offsets[:, None], fine) * spectrum).sum(1) / spectrum.sum()
+    band = band_primary_beam(offsets, centre, bandwidth, -0.7)
+    np.testing.assert_allclose(band, expected, rtol=2e-3)
+    assert band[0] == pytest.approx(1.0)
+    # where the beam is 0.1 the band average is 10 % above the beam at the centre frequency
+    single = primary_beam(offsets, centre)
+    assert band[-1] / single[-1] > 1.05

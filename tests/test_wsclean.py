@@ -135,6 +135,7 @@ def test_argv_is_built_from_options() -> None:
         multiscale=True,
         multiscale_scales=(0, 4, 8),
         fits_mask=Path("m.fits"),
+        wgridder_accuracy=1e-5,
     )
     command = build_wsclean_command(["a.ms", "b.ms"], options, "out/beam0")
     argv = command.argv
@@ -152,6 +153,7 @@ def test_argv_is_built_from_options() -> None:
     assert value("-channels-out") == ["2"]
     assert value("-fit-spectral-pol") == ["2"]
     assert value("-j") == ["1"]
+    assert value("-wgridder-accuracy") == ["1e-05"]
     assert {"-join-channels", "-multiscale", "-save-source-list", "-use-wgridder"} <= set(argv)
     assert "-auto-mask" not in argv and "-local-rms" not in argv
     # products: two sub-bands plus MFS, five kinds each (PSF without pol), and the source list
@@ -195,7 +197,8 @@ def test_inconsistent_options_are_all_reported() -> None:
 
 
 def test_predict_command_reads_the_model_prefix() -> None:
-    argv = build_predict_command("a.ms", "out/beam0", SMALL)
+    argv = build_predict_command("a.ms", "out/beam0", SMALL.with_options(wgridder_accuracy=1e-5))
+    assert argv[argv.index("-wgridder-accuracy") + 1] == "1e-05"  # the same gridder as imaging
     assert argv[:4] == ["wsclean", "-predict", "-name", "out/beam0"]
     assert argv[argv.index("-channels-out") + 1] == "2"
     assert argv[-1] == "a.ms"

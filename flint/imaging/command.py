@@ -34,6 +34,7 @@ _VALUED = (
     "multiscale_max_scales",
     "clean_border",
     "parallel_gridding",
+    "wgridder_accuracy",
     "parallel_deconvolution",
     "abs_mem",
     "temp_dir",
@@ -155,7 +156,7 @@ def build_predict_command(
     argv += ["-pol", options.pol, "-channels-out", str(options.channels_out)]
     if options.threads is not None:
         argv += ["-j", str(options.threads)]
-    for field in ("padding", "abs_mem", "temp_dir", "parallel_gridding"):
+    for field in ("padding", "abs_mem", "temp_dir", "parallel_gridding", "wgridder_accuracy"):
         value = getattr(options, field)
         if value is not None:
             argv += [_flag(field), _format(value)]

@@ -81,6 +81,8 @@ class WSCleanOptions(BaseOptions):
     """Forbid negative clean components (``-no-negative``)."""
     use_wgridder: bool = True
     """Use the w-gridder (``-use-wgridder``)."""
+    wgridder_accuracy: float | None = Field(None, gt=0, lt=1)
+    """Accuracy of the w-gridder (``-wgridder-accuracy``; wsclean's default 1e-4)."""
     parallel_gridding: int | None = Field(None, ge=1)
     """Number of sub-bands gridded in parallel (``-parallel-gridding``)."""
     parallel_deconvolution: int | None = Field(None, gt=0)

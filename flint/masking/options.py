@@ -10,6 +10,10 @@ from flint.options import BaseOptions
 class MaskingOptions(BaseOptions):
     """How a clean mask is grown from an image's signal-to-noise map."""
 
+    use_fits_mask: bool = True
+    """Give wsclean the mask made from the previous round's image (``-fits-mask``). False
+    leaves the round to wsclean's own auto-masking, which also cleans sources fainter than
+    the mask's seeds: a final round cleaned that deep reaches the noise."""
     seed_snr: float = Field(6.0, gt=0)
     """Islands are kept only if they hold a pixel at least this many sigma above the background."""
     floor_snr: float = Field(4.0, gt=0)

@@ -12,6 +12,8 @@ from astropy.wcs import WCS
 from flint.errors import InputError
 
 _FREQUENCY_KEYS = ("RESTFRQ", "RESTFREQ", "FREQ")
+BANDWIDTH_KEY = "BANDWID"
+"""Where an image without a FREQ axis (a flint mosaic) records its band, in Hz."""
 
 
 def frequency_hz(header: fits.Header, path: str | os.PathLike[str] | None = None) -> float:
@@ -24,6 +26,14 @@ def frequency_hz(header: fits.Header, path: str | os.PathLike[str] | None = None
         if key in header:
             return float(header[key])
     raise InputError("no frequency in the header (no FREQ axis, RESTFRQ, RESTFREQ or FREQ)", path)
+
+
+def bandwidth_hz(header: fits.Header) -> float:
+    """The band an image was made over: its FREQ axis pixel width, else ``BANDWID`` (else 0)."""
+    for axis in range(3, 10):
+        if str(header.get(f"CTYPE{axis}", "")).upper().startswith("FREQ"):
+            return abs(float(header.get(f"CDELT{axis}", 0.0)))
+    return abs(float(header.get(BANDWIDTH_KEY, 0.0)))
 
 
 def pointing_deg(header: fits.Header) -> tuple[float, float]:

@@ -10,8 +10,9 @@ Each image is interpolated onto the part of the output grid it covers (chosen by
 ``find_optimal_celestial_wcs``), as ``reproject_interp`` does, but with the pixel mapping
 computed once per image and shared by the image, its validity mask and its noise map
 (the world-coordinate transforms are most of the cost); its primary beam is
-evaluated analytically on the output grid (flint.primary_beam at the image
-frequency, centred on the beam pointing). Blanked input pixels are zero-filled
+evaluated analytically on the output grid, centred on the beam pointing and averaged
+over the image's band (flint.primary_beam.band_primary_beam: a 32 % band changes the
+beam by several per cent where it is below half power). Blanked input pixels are zero-filled
 and a reprojected validity mask drops output pixels near them, because a spline
 interpolation would spread a NaN over the whole image.
 """
@@ -35,9 +36,16 @@ from scipy.ndimage import map_coordinates
 
 from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError
-from flint.mosaic.headers import frequency_hz, offsets_rad, pointing_deg, read_plane
+from flint.mosaic.headers import (
+    BANDWIDTH_KEY,
+    bandwidth_hz,
+    frequency_hz,
+    offsets_rad,
+    pointing_deg,
+    read_plane,
+)
 from flint.mosaic.options import MosaicOptions
-from flint.primary_beam import primary_beam
+from flint.primary_beam import band_primary_beam
 
 logger = logging.getLogger(__name__)
 
@@ -162,8 +170,13 @@ def accumulate_beam(
     centre_deg: tuple[float, float],
     frequency: float,
     options: MosaicOptions,
+    bandwidth: float = 0.0,
 ) -> None:
-    """Add one beam image's ``P I / σ²`` to ``numerator`` and ``P² / σ²`` to ``weight`` in place."""
+    """Add one beam image's ``P I / σ²`` to ``numerator`` and ``P² / σ²`` to ``weight`` in place.
+
+    ``P`` is the primary beam averaged over the image's band (``bandwidth`` Hz around
+    ``frequency``) for a spectral index of ``options.pb_spectral_index``.
+    """
     window = _covered_window(wcs_in, data.shape, wcs_out, weight.shape)
     if window is None:
         logger.warning("A beam image does not overlap the mosaic grid; skipping it")
@@ -181,9 +194,11 @@ def accumulate_beam(
     else:
         fill = np.nanmedian(sigma[valid])
         sigma_out = _interpolate(np.where(valid, sigma, fill), coords, order=1)
-    pb = primary_beam(
+    pb = band_primary_beam(
         offsets_rad(wcs_cut, shape_cut, centre_deg),
         frequency,
+        bandwidth,
+        options.pb_spectral_index,
         model=options.pb_model,
         dish_diameter_m=options.dish_diameter_m,
     )
@@ -243,7 +258,10 @@ def mosaic_images(
         sigma = _noise_plane(None if noise is None else noise[index], data, image)
         centre = pointing_deg(header) if centres_deg is None else tuple(centres_deg[index])
         frequency = frequency_hz(header, image)
-        accumulate_beam(numerator, weight, wcs_out, data, wcs, sigma, centre, frequency, options)
+        accumulate_beam(
+            numerator, weight, wcs_out, data, wcs, sigma, centre, frequency, options,
+            bandwidth_hz(header),
+        )  # fmt: skip
 
     with np.errstate(invalid="ignore", divide="ignore"):
         mosaic = np.where(weight > 0, numerator / weight, np.nan)
@@ -253,6 +271,7 @@ def mosaic_images(
     header = wcs_out.to_header()
     header["BUNIT"] = headers[0].get("BUNIT", "Jy/beam")
     header["RESTFRQ"] = frequency_hz(headers[0], images[0])
+    header[BANDWIDTH_KEY] = (bandwidth_hz(headers[0]), "[Hz] band of the input images")
     if beam is not None:
         header = beam.attach_to_header(header)
     header["HISTORY"] = (

@@ -16,6 +16,9 @@ class MosaicOptions(BaseOptions):
     """Primary-beam model (see flint.primary_beam)."""
     dish_diameter_m: float = Field(12.0, gt=0)
     """Dish diameter the primary beam is scaled by (ASKAP: 12 m)."""
+    pb_spectral_index: float = -0.7
+    """Spectrum S ∝ ν^α the primary beam of a wide-band image is averaged with (see
+    flint.primary_beam.band_primary_beam); -0.7 is typical of the continuum sky."""
     pb_cutoff: float = Field(0.2, gt=0, lt=1)
     """Pixels of a beam image where its primary beam is below this are not used."""
     interpolation: Literal["nearest-neighbor", "bilinear", "biquadratic", "bicubic"] = "bicubic"

@@ -28,3 +28,5 @@ class ValidationOptions(BaseOptions):
     """Spectral index used to scale catalogue fluxes to 1.4 GHz for the reference counts."""
     pb_model: Literal["gaussian", "airy"] = "gaussian"
     """Primary-beam model for images that are not primary-beam corrected (a pointing is given)."""
+    pb_spectral_index: float = -0.7
+    """Spectrum the band-averaged primary beam assumes for catalogue sources (source counts)."""

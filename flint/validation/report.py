@@ -14,8 +14,14 @@ from astropy.table import Table
 
 from flint.atomic import atomic_path
 from flint.errors import InputError
-from flint.mosaic.headers import frequency_hz, offsets_rad, read_plane, separation_rad
-from flint.primary_beam import primary_beam
+from flint.mosaic.headers import (
+    bandwidth_hz,
+    frequency_hz,
+    offsets_rad,
+    read_plane,
+    separation_rad,
+)
+from flint.primary_beam import band_primary_beam
 from flint.sky import SkyModel
 from flint.validation.crossmatch import crossmatch
 from flint.validation.metrics import (
@@ -102,7 +108,8 @@ def validate(
         raise InputError("image has no restoring beam (BMAJ) to set the match radius", image)
     beam_major = float(header["BMAJ"]) * 3600.0
 
-    expected = expected_truth(truth, frequency, pointing_deg, options.pb_model)
+    bandwidth = bandwidth_hz(header)
+    expected = expected_truth(truth, frequency, pointing_deg, options.pb_model, bandwidth)
     local_rms = sample_map(rms, rms_wcs, expected["ra_deg"], expected["dec_deg"])
     inside = np.isfinite(local_rms) & (local_rms > 0)
     expected = expected[inside]
@@ -120,14 +127,15 @@ def validate(
     measured = np.asarray(table[options.flux_column], dtype=float)
     rms_for_area = rms
     if pointing_deg is not None:
-        pb_at_sources = primary_beam(
+        band = (frequency, bandwidth, options.pb_spectral_index)
+        pb_at_sources = band_primary_beam(
             separation_rad(np.asarray(table["ra"]), np.asarray(table["dec"]), pointing_deg),
-            frequency,
+            *band,
             model=options.pb_model,
         )
         measured = measured / pb_at_sources
-        rms_for_area = rms / primary_beam(
-            offsets_rad(rms_wcs, rms.shape, pointing_deg), frequency, model=options.pb_model
+        rms_for_area = rms / band_primary_beam(
+            offsets_rad(rms_wcs, rms.shape, pointing_deg), *band, model=options.pb_model
         )
     scale = to_1p4ghz(1.0, frequency, options.counts_spectral_index)
     area = visibility_area(rms_for_area * scale, rms_wcs, options.counts_detection_snr)

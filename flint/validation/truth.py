@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from flint.primary_beam import primary_beam
+from flint.primary_beam import band_frequencies_hz, primary_beam
 from flint.sky import SkyModel, read_sky
 
 
@@ -17,19 +17,23 @@ def expected_truth(
     frequency_hz: float,
     pointing_deg: tuple[float, float] | None = None,
     pb_model: str = "gaussian",
+    bandwidth_hz: float = 0.0,
 ) -> Table:
     """Truth positions and the flux each should show in an image at ``frequency_hz``.
 
     ``truth`` is a SkyModel or a file ``read_sky`` reads (a simulated truth, or a
     reference catalogue the user supplies). With ``pointing_deg`` the image is taken
     to be a beam image that is not primary-beam corrected, and fluxes are attenuated.
+    An image made over ``bandwidth_hz`` (multi-frequency synthesis) shows each source's
+    spectrum, attenuated at each frequency, averaged over the band.
     """
     sky = truth if isinstance(truth, SkyModel) else read_sky(Path(truth), reference_hz=frequency_hz)
-    flux = sky.flux_at(frequency_hz)[:, 0]
+    frequencies = band_frequencies_hz(frequency_hz, bandwidth_hz)
+    flux = sky.flux_at(frequencies)  # [component, frequency]
     if pointing_deg is not None:
         offsets = np.deg2rad(sky.separation_deg(*pointing_deg))
-        flux = flux * primary_beam(offsets, frequency_hz, model=pb_model)
-    return Table({"ra_deg": sky.ra_deg, "dec_deg": sky.dec_deg, "flux_jy": flux})
+        flux = flux * primary_beam(offsets[:, np.newaxis], frequencies, model=pb_model)
+    return Table({"ra_deg": sky.ra_deg, "dec_deg": sky.dec_deg, "flux_jy": flux.mean(axis=1)})
 
 
 def find_simulation_truth(directory: str | os.PathLike[str]) -> Path | None:

@@ -1,18 +1,33 @@
 --[[
- AOFlagger strategy for ASKAP (36 x 12 m, linear feeds, ~1 MHz channels after averaging).
- Derived from AOFlagger's generic default strategy (version 2020-05-26, André Offringa, GPL-3).
+ AOFlagger strategy for ASKAP science fields (36 x 12 m, linear feeds on a roll axis, so the
+ feeds keep their orientation on the sky). Derived from AOFlagger's generic default strategy
+ (version 2020-05-26, André Offringa, GPL-3). Calibrator scans use askap_calibrator.lua.
 
- Changes for ASKAP:
+ Changes for ASKAP fields:
  - input flags are kept and excluded from detection (flint always runs on a copy);
- - all four linear correlations are flagged, detection on XX, YY and Stokes I amplitude;
- - a milder frequency smoothing suited to the 288 x 1 MHz ASKAP bandpass with its
-   beamformer ripple, and a transient threshold that copes with the few integrations of a
-   per-beam calibrator scan.
+ - detection on Stokes Q, U and V, where a continuum field is almost empty (the sky is
+   nearly unpolarised) but RFI is not; ASKAPsoft's cflag flags on Stokes V for the same
+   reason. Detection on XX, YY or Stokes I amplitudes flags the sky itself when sources are
+   bright: a field with ~1 Jy of compact sources has a signal-to-noise of ~12 per
+   24 MHz visibility, and the smooth surface of the high-pass filter cannot follow the
+   beating of its sources in frequency. The former XX, YY and I passes flagged 40-48 % of
+   an RFI-free simulated field (65 % of baselines under 300 m), preferentially the
+   samples where the sources beat, which biases fluxes;
+ - a Stokes I pass with its thresholds raised by flint_stokes_i_threshold_factor catches
+   strong RFI that is identical in X and Y (absent from Q, U and V);
+ - every polarisation is converted from the unflagged input and the flags are combined.
+   Converting each pass from the input after the previous pass had joined its flags made
+   the later passes flag almost everything when the RFI was strong (97 % of a field whose
+   true RFI covered 11 %);
+ - a milder frequency smoothing suited to the ASKAP bandpass with its beamformer ripple.
 
  Settings can be overridden from flint with `aoflagger -preamble "flint_<name> = value"`:
-   flint_keep_input_flags (boolean, default true), flint_base_threshold (default 1.25, tuned on noise plus injected
-   narrow-band and bursty RFI: 96 % of RFI flagged, 3 % of clean data, mostly next to RFI),
-   flint_iterations (default 3).
+   flint_keep_input_flags (boolean, default true), flint_base_threshold (default 1.25),
+   flint_iterations (default 3), flint_stokes_i_threshold_factor (default 4).
+ Measured (tests/test_flagging.py): demo field beam 15 (12 x 24 MHz) with 0.5 Jy RFI
+ identical in X and Y: 93 % of RFI flagged, 0.06 % of clean data (the former strategy: 41 %
+ and 41 %); with 50 Jy RFI 100 % and 0.1 %; real 3-integration ASKAP set (288 x 1 MHz) with
+ injected RFI: 99.7 % and 0.3 % (formerly 96 % and 3 %).
 ]]--
 
 aoflagger.require_min_version("3.0")
@@ -26,8 +41,9 @@ local function setting(name, default)
 end
 
 function execute(input)
-  local flag_polarizations = { "XX", "YY", "I" }
-  local base_threshold = setting("base_threshold", 1.25)
+  -- polarisation and the factor on its thresholds
+  local passes = { { "Q", 1.0 }, { "U", 1.0 }, { "V", 1.0 },
+    { "I", setting("stokes_i_threshold_factor", 4.0) } }
   local flag_representations = { "amplitude" }
   local iteration_count = setting("iterations", 3)
   local threshold_factor_step = 2.0
@@ -35,15 +51,15 @@ function execute(input)
   local frequency_resize_factor = 1.0
   local transient_threshold_factor = 1.0
 
-  local inpPolarizations = input:get_polarizations()
-
   if not exclude_original_flags then
     input:clear_mask()
   end
   local copy_of_input = input:copy()
 
-  for ipol, polarization in ipairs(flag_polarizations) do
-    local pol_data = input:convert_to_polarization(polarization)
+  for ipol, pass in ipairs(passes) do
+    local polarization = pass[1]
+    local base_threshold = pass[2] * setting("base_threshold", 1.25)
+    local pol_data = copy_of_input:convert_to_polarization(polarization)
 
     for _, representation in ipairs(flag_representations) do
       local data = pol_data:convert_to_complex(representation)
@@ -77,7 +93,7 @@ function execute(input)
         local tmp = original_data - data
         tmp:set_mask(data)
         data = tmp
-        aoflagger.set_progress((ipol - 1) * iteration_count + i, #flag_polarizations * iteration_count)
+        aoflagger.set_progress((ipol - 1) * iteration_count + i, #passes * iteration_count)
       end
 
       if exclude_original_flags then
@@ -90,20 +106,8 @@ function execute(input)
       pol_data = data
     end
 
-    local found = false
-    for _, v in ipairs(inpPolarizations) do
-      if v == polarization then
-        found = true
-      end
-    end
-    if found then
-      local flagged = input:convert_to_polarization(polarization)
-      flagged:set_mask(pol_data)
-      input:set_polarization_data(polarization, flagged)
-    else
-      input:join_mask(pol_data)
-    end
-    aoflagger.set_progress(ipol, #flag_polarizations)
+    input:join_mask(pol_data) -- Stokes products are not correlations: flag all four
+    aoflagger.set_progress(ipol, #passes)
   end
 
   if exclude_original_flags then

@@ -5,7 +5,8 @@ Per beam (beams run in parallel; nothing waits for other beams)::
     raw MS --apply bandpass--> .bandpass.ms --flag--> .flagged.ms --split--> .round0.ms
     round 0: image
     round r: mask (image r-1) -> solve gains (DATA vs MODEL_DATA of MS r-1)
-             -> apply -> .round{r}.ms -> image (with the mask)
+             -> apply -> .round{r}.ms -> image (with the mask, unless the round's
+             masking says use_fits_mask: false)
     last round: find sources
 
 Joins (per round, waiting for every beam): convolve to a common resolution, mosaic,
@@ -108,14 +109,16 @@ def _find(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: P
 
 def _selfcal_round(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: Path):
     beam, directory, stem = chain.beam, chain.directory, chain.stem
-    mask = directory / "masks" / f"{stem}.round{round_number - 1}.mask.fits"
-    with labelled("mask", beam, round_number):
-        masked = bind(tasks.mask_task, output_dir).submit(
-            chain.image.image,
-            mask,
-            options_for_round(strategy, "masking", round_number),
-            wait_for=[chain.imaged],
-        )
+    masking = options_for_round(strategy, "masking", round_number)
+    mask, after = None, []
+    if masking.use_fits_mask:
+        mask = directory / "masks" / f"{stem}.round{round_number - 1}.mask.fits"
+        with labelled("mask", beam, round_number):
+            after.append(
+                bind(tasks.mask_task, output_dir).submit(
+                    chain.image.image, mask, masking, wait_for=[chain.imaged]
+                )
+            )
     gains = directory / "gains" / f"{stem}.round{round_number}.gains.bin"
     with labelled("selfcal", beam, round_number):
         solved = bind(tasks.selfcal_task, output_dir).submit(
@@ -141,7 +144,7 @@ def _selfcal_round(chain: BeamChain, round_number: int, strategy: Strategy, outp
         round_number,
         strategy,
         output_dir,
-        [applied, masked],
+        [applied, *after],
     )
 
 

@@ -174,4 +174,20 @@ def grid_settles(flow_run_id: str, timeout: float = 30.0) -> runs.RunGrid:
     return grids[-1]
 
 
+def logs_settle(flow_run_id: str, timeout: float = 30.0) -> list[runs.LogLine]:
+    """The run's log lines once its own final line has arrived (logs are sent in batches:
+    a task's last line can reach the API before the flow run's)."""
+    lines: list[runs.LogLine] = []
+
+    def settled() -> bool:
+        lines[:] = sync(runs.read_logs(flow_run_id))
+        return any(
+            line.task_run_id is None and line.message.startswith("Finished in state")
+            for line in lines
+        )
+
+    wait_for(settled, timeout, every=0.3)
+    return lines
+
+
 # --- pure: labels and grid -------------------------------------------------------------

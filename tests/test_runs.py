@@ -8,6 +8,7 @@ import pytest
 from fixtures_workbench import (
     UNCLOSED_API_SOCKET,
     grid_settles,
+    logs_settle,
     run_to_end,
     sync,
     wait_for,
@@ -71,7 +72,7 @@ def test_run_grid_list_and_logs(demo_runner: ServeRunner, demo_spec: ServeSpec):
     assert total == 1 and page[0].id == sub.id and page[0].flow_name == "demo-continuum"
     none, zero = sync(runs.list_flow_runs(runs.RunFilter(states=("FAILED",), tag="grid-test")))
     assert (none, zero) == ([], 0)
-    lines = sync(runs.read_logs(sub.id))
+    lines = logs_settle(sub.id)
     assert any("Finished in state Completed" in line.message for line in lines)
     assert sync(runs.read_logs(sub.id, after=lines[-1].timestamp)) == []
 

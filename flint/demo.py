@@ -20,7 +20,7 @@ from flint.simulation import (
     simulate_calibrator,
     simulate_field,
 )
-from flint.sky import random_sky
+from flint.sky import SkyModel, random_sky
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +73,19 @@ def simulate_demo_field(
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's science field under ``output_dir/field``."""
     options = demo_options(tuple(beams), seed)
+    sky = demo_sky(beams, min_flux_jy, seed)
+    logger.info("Demo sky: %d components above %.1f mJy", len(sky), 1e3 * min_flux_jy)
+    return simulate_field(Path(output_dir) / "field", sky, options)
+
+
+def demo_sky(
+    beams: tuple[int, ...] = DEMO_BEAMS, min_flux_jy: float = 2e-3, seed: int = 1
+) -> SkyModel:
+    """The demo's random sky: SKADS counts within 2 deg of the centre of ``beams``."""
+    options = demo_options(tuple(beams), seed)
     footprint = Footprint(name=options.footprint, pitch_deg=options.pitch_deg)
     ras, decs = footprint.beam_centres(options.ra_deg, options.dec_deg, beams=list(beams))
-    sky = random_sky(
+    return random_sky(
         float(ras.mean()),
         float(decs.mean()),
         radius_deg=2.0,
@@ -83,8 +93,6 @@ def simulate_demo_field(
         reference_hz=888e6,
         seed=seed,
     )
-    logger.info("Demo sky: %d components above %.1f mJy", len(sky), 1e3 * min_flux_jy)
-    return simulate_field(Path(output_dir) / "field", sky, options)
 
 
 def simulate_demo(

@@ -7,7 +7,7 @@ import pytest
 from casacore.tables import table
 
 from flint.calibration.apply import apply_solutions
-from flint.demo import DEMO_BEAMS, demo_options
+from flint.demo import DEMO_BEAMS, demo_options, demo_sky
 from flint.errors import InputError
 from flint.flagging import (
     build_aoflagger_command,
@@ -17,9 +17,7 @@ from flint.flagging import (
     run_aoflagger,
 )
 from flint.flagging.aoflagger import calibrator_strategy
-from flint.footprint import Footprint
 from flint.simulate import SimulationOptions, read_truth, simulate_calibrator, simulate_field
-from flint.sky import random_sky
 
 
 def fill_with_noise_and_rfi(ms, seed: int = 1) -> np.ndarray:
@@ -191,10 +189,7 @@ def demo_field_with_rfi(tmp_path_factory):
     options = demo_options((15,)).with_options(
         rfi=True, rfi_channel_fraction=1 / 12, rfi_burst_fraction=0.03, rfi_amplitude_jy=0.5, seed=7
     )
-    footprint = Footprint(name=options.footprint, pitch_deg=options.pitch_deg)
-    ras, decs = footprint.beam_centres(options.ra_deg, options.dec_deg, beams=list(DEMO_BEAMS))
-    sky = random_sky(float(ras.mean()), float(decs.mean()), 2.0, 2e-3, 888e6, seed=1)
-    field = simulate_field(directory / "sim", sky, options)
+    field = simulate_field(directory / "sim", demo_sky(DEMO_BEAMS), options)
     truth = read_truth(field.truth_dir)
     corrected = directory / "corrected.ms"
     apply_solutions(field.measurement_sets[0], field.truth_dir / truth.beam(15).bandpass, corrected)

@@ -16,12 +16,20 @@ BANDWIDTH_KEY = "BANDWID"
 """Where an image without a FREQ axis (a flint mosaic) records its band, in Hz."""
 
 
-def frequency_hz(header: fits.Header, path: str | os.PathLike[str] | None = None) -> float:
-    """The image frequency: the FREQ axis value, else RESTFRQ / RESTFREQ / FREQ keywords."""
-    # BANE keeps the FREQ axis keywords of a cube but writes NAXIS = 2: search them all
+def _frequency_axis(header: fits.Header) -> int | None:
+    """The number of the FREQ axis, if any. BANE keeps the FREQ axis keywords of a cube but
+    writes NAXIS = 2, so the keywords are searched rather than NAXIS."""
     for axis in range(3, 10):
         if str(header.get(f"CTYPE{axis}", "")).upper().startswith("FREQ"):
-            return float(header[f"CRVAL{axis}"])
+            return axis
+    return None
+
+
+def frequency_hz(header: fits.Header, path: str | os.PathLike[str] | None = None) -> float:
+    """The image frequency: the FREQ axis value, else RESTFRQ / RESTFREQ / FREQ keywords."""
+    axis = _frequency_axis(header)
+    if axis is not None:
+        return float(header[f"CRVAL{axis}"])
     for key in _FREQUENCY_KEYS:
         if key in header:
             return float(header[key])
@@ -30,10 +38,9 @@ def frequency_hz(header: fits.Header, path: str | os.PathLike[str] | None = None
 
 def bandwidth_hz(header: fits.Header) -> float:
     """The band an image was made over: its FREQ axis pixel width, else ``BANDWID`` (else 0)."""
-    for axis in range(3, 10):
-        if str(header.get(f"CTYPE{axis}", "")).upper().startswith("FREQ"):
-            return abs(float(header.get(f"CDELT{axis}", 0.0)))
-    return abs(float(header.get(BANDWIDTH_KEY, 0.0)))
+    axis = _frequency_axis(header)
+    width = header.get(BANDWIDTH_KEY, 0.0) if axis is None else header.get(f"CDELT{axis}", 0.0)
+    return abs(float(width))
 
 
 def pointing_deg(header: fits.Header) -> tuple[float, float]:

@@ -260,7 +260,7 @@ def mosaic_images(
         frequency = frequency_hz(header, image)
         accumulate_beam(
             numerator, weight, wcs_out, data, wcs, sigma, centre, frequency, options,
-            bandwidth_hz(header),
+            bandwidth=bandwidth_hz(header),
         )  # fmt: skip
 
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -1,7 +1,7 @@
 """The demo observation: a small simulated ASKAP calibrator scan and a field of a few beams.
 
 ``flint demo`` and the tutorials run on it; it is sized to finish in minutes on a laptop
-(12 channels of 24 MHz, 15 minutes, real ASKAP layout, generated bandpasses, time-variable
+(36 channels of 8 MHz, 15 minutes in 30 s integrations, real ASKAP layout, generated bandpasses, time-variable
 antenna phases for self-calibration to remove, thermal noise, a random sky drawn from the
 SKADS source counts).
 """
@@ -48,8 +48,9 @@ def demo_options(beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1) -> Simulati
         field_name="DEMO_0635-31",
         beams=list(beams),
         n_channels=288,
-        channel_average=24,
+        channel_average=8,
         duration_s=900.0,
+        integration_s=30.0,
         seed=seed,
     )
 

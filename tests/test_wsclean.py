@@ -234,10 +234,24 @@ def test_wsclean_recovers_point_source_and_skips_on_rerun(point_source_ms, tmp_p
     with fits.open(products.image, memmap=False) as hdus:
         mask = flood_fill_mask(hdus[0].data / rms, seed_snr=50, floor_snr=10)
         mask_path = write_mask(mask, hdus[0].header, tmp_path / "beam0.mask.fits")
-    masked = run_wsclean(ms, SMALL.with_options(fits_mask=mask_path), tmp_path / "images", "masked")
+    # ... and, asked to, keeps only the sub-band models (what a next round predicts from)
+    masked = run_wsclean(
+        ms,
+        SMALL.with_options(fits_mask=mask_path, no_dirty=True),
+        tmp_path / "images",
+        "masked",
+        channel_kinds=("model",),
+    )
     components = _plane(masked.model) != 0
     assert components.any() and not (components & ~mask[0, 0]).any()
     assert _plane(masked.model).sum() == pytest.approx(TRUE_FLUX, rel=0.03)
+    written = {p.name.removeprefix("masked-") for p in (tmp_path / "images").glob("masked-*.fits")}
+    assert written == {"0000-model.fits", "0001-model.fits"} | {
+        f"MFS-{kind}.fits" for kind in ("image", "residual", "model", "psf")
+    }
+    assert masked.channel_images == [] and set(masked.files) == {
+        name.removesuffix(".fits") for name in written
+    } | {"sources"}
 
 
 @pytest.mark.wsclean

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,11 +97,26 @@ def wsclean_option_args(options: WSCleanOptions) -> list[str]:
     return argv
 
 
-def expected_products(prefix: str | os.PathLike[str], options: WSCleanOptions) -> dict[str, Path]:
+CHANNEL_KINDS = ("image", "dirty", "residual", "model", "psf")
+"""The kinds of sub-band product wsclean writes (one of each per output channel)."""
+
+
+def is_channel_product(key: str) -> bool:
+    """Whether ``key`` (as in :func:`expected_products`) names a sub-band product."""
+    return key[:4].isdigit()
+
+
+def expected_products(
+    prefix: str | os.PathLike[str],
+    options: WSCleanOptions,
+    channel_kinds: Collection[str] = CHANNEL_KINDS,
+) -> dict[str, Path]:
     """The files wsclean 3.1 writes for ``options`` under ``prefix``, keyed by name suffix.
 
     Naming: ``prefix[-NNNN|-MFS][-POL]-kind.fits``; the PSF has no polarisation part;
-    MFS images exist only with several output channels.
+    MFS images exist only with several output channels. Sub-band products whose kind
+    is not in ``channel_kinds`` are left out (a run discards them: see
+    :func:`flint.imaging.run_wsclean`).
     """
     prefix = Path(prefix)
     pols = polarisations(options.pol)
@@ -125,7 +140,11 @@ def expected_products(prefix: str | os.PathLike[str], options: WSCleanOptions) -
             products[suffix] = prefix.with_name(f"{prefix.name}-{suffix}.fits")
     if options.save_source_list and options.niter > 0:
         products["sources"] = prefix.with_name(f"{prefix.name}-sources.txt")
-    return products
+    return {
+        key: path
+        for key, path in products.items()
+        if not is_channel_product(key) or key.rsplit("-", 1)[-1] in channel_kinds
+    }
 
 
 def build_wsclean_command(

@@ -53,9 +53,9 @@ class ImageProducts(BaseModel):
             return files.get(f"{key}{kind}")
 
         channels = [
-            files[f"{index:04d}{pol}-image"]
-            for index in range(options.channels_out)
-            if options.channels_out > 1
+            files[key]
+            for key in (f"{index:04d}{pol}-image" for index in range(options.channels_out))
+            if options.channels_out > 1 and key in files
         ]
         return cls(
             prefix=prefix,

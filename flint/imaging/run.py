@@ -7,7 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,12 @@ from astropy.io import fits
 from flint.atomic import atomic_path, up_to_date
 from flint.errors import InputError
 from flint.external import run_tool
-from flint.imaging.command import build_predict_command, build_wsclean_command, expected_products
+from flint.imaging.command import (
+    CHANNEL_KINDS,
+    build_predict_command,
+    build_wsclean_command,
+    expected_products,
+)
 from flint.imaging.divergence import CleanDivergenceError, detect_divergence, safer_options
 from flint.imaging.options import WSCleanOptions
 from flint.imaging.products import ImageProducts
@@ -73,6 +78,7 @@ def run_wsclean(
     max_retries: int = 2,
     divergence_growth: float = 10.0,
     timeout: float | None = None,
+    channel_kinds: Collection[str] = CHANNEL_KINDS,
 ) -> ImageProducts:
     """Image ``ms_paths`` with wsclean into ``output_dir/name-*``; return the products.
 
@@ -83,6 +89,9 @@ def run_wsclean(
     options image again. A diverging clean (see :func:`detect_divergence`) is retried up to
     ``max_retries`` times with :func:`safer_options`; if it still diverges,
     :class:`CleanDivergenceError` is raised. ``options.data_column`` must exist.
+    Sub-band products of kinds not in ``channel_kinds`` (e.g. ``("image", "model")``)
+    are discarded with the scratch directory: 12 sub-bands of every kind take ten times
+    the disk of the MFS images.
     """
     if isinstance(ms_paths, str | os.PathLike):
         ms_paths = [ms_paths]
@@ -93,7 +102,7 @@ def run_wsclean(
     log_path = output_dir / f"{name}-wsclean.log"
     record = output_dir / f"{name}-flint-options.json"
     requested = options.model_dump(mode="json")
-    final = expected_products(final_prefix, options)
+    final = expected_products(final_prefix, options, channel_kinds)
     done = _read_record(record)
     if (
         skip_existing
@@ -104,7 +113,10 @@ def run_wsclean(
         used = WSCleanOptions.model_validate(done["used"])
         logger.info("Skipping wsclean for %s: made with these options already", final_prefix)
         return ImageProducts.from_files(
-            final_prefix, expected_products(final_prefix, used), used, log=log_path
+            final_prefix,
+            expected_products(final_prefix, used, channel_kinds),
+            used,
+            log=log_path,
         )
 
     current = _absolute(options)
@@ -118,8 +130,8 @@ def run_wsclean(
                 reason = detect_divergence(lines, growth=divergence_growth)
             reason = reason or _not_finite(command.products)
             if reason is None:
-                final = expected_products(final_prefix, current)
-                _collect(command.products, final)
+                final = expected_products(final_prefix, current, channel_kinds)
+                _collect(expected_products(scratch / name, current, channel_kinds), final)
                 os.replace(scratch_log, log_path)
                 with atomic_path(record, overwrite=True) as temporary:
                     temporary.write_text(

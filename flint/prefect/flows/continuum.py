@@ -19,6 +19,7 @@ Products go under ``output_dir``: ``beamNN/`` per beam and ``mosaic/roundN/``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +53,16 @@ class BeamChain:
     imaged: PrefectFuture
 
 
-def image_products(prefix: Path, options: WSCleanOptions) -> ImageProducts:
+SUB_BAND_KINDS = ("image", "model")
+"""Sub-band products a round keeps: the images, and the models the next round predicts from."""
+
+
+def image_products(
+    prefix: Path, options: WSCleanOptions, channel_kinds: Collection[str] = SUB_BAND_KINDS
+) -> ImageProducts:
     """The products wsclean will write for ``prefix`` (paths known before it runs)."""
-    return ImageProducts.from_files(prefix, expected_products(prefix, options), options)
+    files = expected_products(prefix, options, channel_kinds)
+    return ImageProducts.from_files(prefix, files, options)
 
 
 def _imaging(strategy: Strategy, round_number: int, **changes) -> WSCleanOptions:
@@ -92,7 +100,7 @@ def _image(beam, stem, directory, ms, options, round_number, strategy, output_di
     image = image_products(directory / "images" / name, options)
     with labelled("image", beam, round_number):
         imaged = bind(tasks.image_task, output_dir).submit(
-            ms, options, directory / "images", name, wait_for=after
+            ms, options, directory / "images", name, channel_kinds=SUB_BAND_KINDS, wait_for=after
         )
     return BeamChain(beam, stem, directory, ms, image, imaged)
 
@@ -226,14 +234,15 @@ def _validation(
             fits_mask=None,
             niter=0,  # the noise alone, not cleaned: what the residual is judged against
             no_update_model_required=True,
+            no_dirty=True,  # identical to the image without cleaning
         )
         if chain.beam not in noise_beams:
             continue
-        noise = image_products(chain.directory / "images" / f"{chain.stem}.noise", options)
+        noise = image_products(chain.directory / "images" / f"{chain.stem}.noise", options, ())
         with labelled("noise", chain.beam, last):
             imaged = bind(tasks.image_task, output_dir).submit(
                 chain.ms, options, chain.directory / "images", noise.prefix.name,
-                wait_for=[chain.imaged],
+                channel_kinds=(), wait_for=[chain.imaged],
             )  # fmt: skip
         with labelled("validate", chain.beam, last):
             futures.append(

@@ -136,7 +136,7 @@ def test_validation_against_the_simulated_truth(demo_run):
     for limit in limits:
         print(f"{limit.residual.name}: {limit.ratio:.2f} x the noise-only image")
     assert len(limits) == 3
-    # Issue 4 asks for <= 1.05; the demo reaches 1.06-1.19 (36 channels of 8 MHz; 1.06 for
+    # Issue 4 asks for <= 1.05; the demo reaches 1.05-1.17 (36 channels of 8 MHz; 1.06 for
     # beam 15 with the true gains), so this is a regression bound only: 12 channels of 24 MHz
     # gave 1.15-1.51, and the final round gave 6-15 before it cleaned to the noise
     assert max(limit.ratio for limit in limits) < 1.4

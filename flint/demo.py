@@ -1,9 +1,9 @@
 """The demo observation: a small simulated ASKAP calibrator scan and a field of a few beams.
 
 ``flint demo`` and the tutorials run on it; it is sized to finish in minutes on a laptop
-(36 channels of 8 MHz, 15 minutes in 30 s integrations, real ASKAP layout, generated bandpasses, time-variable
-antenna phases for self-calibration to remove, thermal noise, a random sky drawn from the
-SKADS source counts).
+(36 channels of 8 MHz, 15 minutes in 30 s integrations, real ASKAP layout, generated
+bandpasses, time-variable antenna phases for self-calibration to remove, thermal noise, a
+random sky drawn from the SKADS source counts).
 """
 
 from __future__ import annotations

@@ -101,11 +101,6 @@ CHANNEL_KINDS = ("image", "dirty", "residual", "model", "psf")
 """The kinds of sub-band product wsclean writes (one of each per output channel)."""
 
 
-def is_channel_product(key: str) -> bool:
-    """Whether ``key`` (as in :func:`expected_products`) names a sub-band product."""
-    return key[:4].isdigit()
-
-
 def expected_products(
     prefix: str | os.PathLike[str],
     options: WSCleanOptions,
@@ -131,20 +126,18 @@ def expected_products(
         kinds += ["residual", "model"]
     products: dict[str, Path] = {}
     for channel in channel_parts:
+        whole_band = channel in ("", "-MFS")
         for pol in pol_parts:
             for kind in kinds:
-                suffix = f"{channel}{pol}-{kind}".lstrip("-")
-                products[suffix] = prefix.with_name(f"{prefix.name}-{suffix}.fits")
-        if options.niter > 0 or options.make_psf:
+                if whole_band or kind in channel_kinds:
+                    suffix = f"{channel}{pol}-{kind}".lstrip("-")
+                    products[suffix] = prefix.with_name(f"{prefix.name}-{suffix}.fits")
+        if (options.niter > 0 or options.make_psf) and (whole_band or "psf" in channel_kinds):
             suffix = f"{channel}-psf".lstrip("-")
             products[suffix] = prefix.with_name(f"{prefix.name}-{suffix}.fits")
     if options.save_source_list and options.niter > 0:
         products["sources"] = prefix.with_name(f"{prefix.name}-sources.txt")
-    return {
-        key: path
-        for key, path in products.items()
-        if not is_channel_product(key) or key.rsplit("-", 1)[-1] in channel_kinds
-    }
+    return products
 
 
 def build_wsclean_command(

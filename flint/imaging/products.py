@@ -52,11 +52,9 @@ class ImageProducts(BaseModel):
         def pick(kind: str) -> Path | None:
             return files.get(f"{key}{kind}")
 
-        channels = [
-            files[key]
-            for key in (f"{index:04d}{pol}-image" for index in range(options.channels_out))
-            if options.channels_out > 1 and key in files
-        ]
+        # none with one channel (its image has no index) or when sub-band images were not kept
+        names = (f"{index:04d}{pol}-image" for index in range(options.channels_out))
+        channels = [files[name] for name in names if name in files]
         return cls(
             prefix=prefix,
             image=pick("image"),

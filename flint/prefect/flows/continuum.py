@@ -58,9 +58,9 @@ SUB_BAND_KINDS = ("image", "model")
 
 
 def image_products(
-    prefix: Path, options: WSCleanOptions, channel_kinds: Collection[str] = SUB_BAND_KINDS
+    prefix: Path, options: WSCleanOptions, channel_kinds: Collection[str]
 ) -> ImageProducts:
-    """The products wsclean will write for ``prefix`` (paths known before it runs)."""
+    """The products wsclean will keep for ``prefix`` (paths known before it runs)."""
     files = expected_products(prefix, options, channel_kinds)
     return ImageProducts.from_files(prefix, files, options)
 
@@ -97,7 +97,7 @@ def _start_beam(beam: int, raw_ms: Path, solutions: Path, output_dir: Path, stra
 
 def _image(beam, stem, directory, ms, options, round_number, strategy, output_dir, after):
     name = f"{stem}.round{round_number}"
-    image = image_products(directory / "images" / name, options)
+    image = image_products(directory / "images" / name, options, SUB_BAND_KINDS)
     with labelled("image", beam, round_number):
         imaged = bind(tasks.image_task, output_dir).submit(
             ms, options, directory / "images", name, channel_kinds=SUB_BAND_KINDS, wait_for=after

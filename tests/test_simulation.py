@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from casacore.tables import table, taql
 
-from flint.errors import ConfigError, SkyModelError, SolutionsError
+from flint.errors import ConfigError, InputError, SkyModelError, SolutionsError
 from flint.footprint import Footprint
 from flint.options import validated
 from flint.simulation import SimulationOptions, read_truth, simulate_calibrator, simulate_field
@@ -326,6 +326,13 @@ def test_calibrator_layout_feed_and_truth_round_trip(
     assert set(rerun.skipped) == set(result.measurement_sets)
     assert (ms / "table.f0").stat().st_mtime_ns == stamp
     assert read_truth(result.sbid_dir).beams == truth.beams
+    # ...but never passes off beams simulated with other options as the ones asked for
+    with pytest.raises(InputError, match=r"manifest\.json: .*\(duration_s 20\.0 -> 40\.0\)"):
+        simulate_calibrator(tmp_path, options.with_options(duration_s=40.0))
+    assert (ms / "table.f0").stat().st_mtime_ns == stamp
+    # (running with other threads, or over fewer beams, is the same simulation)
+    again = simulate_calibrator(tmp_path, options.with_options(threads=1, beams=[35]))
+    assert again.skipped == (ms,)
 
 
 def test_bad_inputs_raise_flint_errors(tmp_path: Path) -> None:

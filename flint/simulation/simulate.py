@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from flint.atomic import atomic_path
-from flint.errors import SkyModelError
+from flint.errors import InputError, SkyModelError
 from flint.naming import askap_ms_name, sbid_directory_name
 from flint.simulation import corruptions as corrupt
 from flint.simulation.array_layout import askap_layout, baseline_indices
@@ -31,9 +31,11 @@ from flint.simulation.predict import (
     predict_gridder,
 )
 from flint.simulation.truth import (
+    MANIFEST,
     BeamCorruptions,
     BeamTruth,
     read_beam_truth,
+    read_truth,
     write_corruptions,
     write_json,
     write_manifest,
@@ -490,12 +492,38 @@ def _write_bandpass(path: Path, bandpass, times, options: SimulationOptions) -> 
     )
 
 
+# options that change how a simulation runs or which beams it covers, not what a beam holds
+_RUN_ONLY_OPTIONS = frozenset({"beams", "overwrite", "threads", "chunk_visibilities"})
+
+
+def _check_same_options(truth_dir: Path, options: SimulationOptions) -> None:
+    """Refuse to reuse beams that an earlier run simulated with other options."""
+    manifest = truth_dir / MANIFEST
+    if options.overwrite or not manifest.is_file():
+        return
+    earlier = read_truth(truth_dir).options
+    wanted = options.model_dump(mode="json")
+    changed = sorted(
+        name
+        for name in wanted.keys() - _RUN_ONLY_OPTIONS
+        if name in earlier and earlier[name] != wanted[name]
+    )
+    if changed:
+        details = ", ".join(f"{name} {earlier[name]!r} -> {wanted[name]!r}" for name in changed)
+        raise InputError(
+            f"this SBID was simulated with other options ({details}): simulate into another "
+            "directory, or set overwrite",
+            manifest,
+        )
+
+
 def _run(
     output_dir, plans: list[BeamPlan], options: SimulationOptions, kind: str
 ) -> SimulationResult:
     sbid_dir = Path(output_dir) / sbid_directory_name(options.sbid)
     truth_dir = sbid_dir / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
+    _check_same_options(truth_dir, options)
     skipped = []
     for plan in plans:
         if not options.overwrite and _is_complete(plan, truth_dir):

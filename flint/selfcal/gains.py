@@ -80,6 +80,16 @@ def _uv_flags(
     return outside[..., None]
 
 
+def _uv_weights(
+    uvw: np.ndarray, frequencies: np.ndarray, options: GainSolveOptions
+) -> np.ndarray | None:
+    """Weights ``[nRow, nChan, 1]`` of the Gaussian uv taper (None without one)."""
+    if options.uv_taper_lambda is None:
+        return None
+    uv_lambda = np.hypot(uvw[:, 0], uvw[:, 1])[:, None] * frequencies[None, :] / SPEED_OF_LIGHT
+    return np.exp(-0.5 * (uv_lambda / options.uv_taper_lambda) ** 2)[..., None]
+
+
 def solve_selfcal_gains(
     ms: str | os.PathLike[str],
     solutions_path: str | os.PathLike[str],
@@ -119,9 +129,11 @@ def solve_selfcal_gains(
             data = tab.getcol(data_column, startrow=first, nrow=rows)[..., DIAGONAL]
             model = tab.getcol(model_column, startrow=first, nrow=rows)[..., DIAGONAL]
             flags = tab.getcol("FLAG", startrow=first, nrow=rows)[..., DIAGONAL]
-            uv_flags = _uv_flags(tab.getcol("UVW", startrow=first, nrow=rows), frequencies, options)
+            uvw = tab.getcol("UVW", startrow=first, nrow=rows)
+            uv_flags = _uv_flags(uvw, frequencies, options)
             if uv_flags is not None:
                 flags = flags | uv_flags
+            weights = _uv_weights(uvw, frequencies, options)
             ant1 = tab.getcol("ANTENNA1", startrow=first, nrow=rows)
             ant2 = tab.getcol("ANTENNA2", startrow=first, nrow=rows)
             index = np.clip(
@@ -130,7 +142,13 @@ def solve_selfcal_gains(
             for interval in np.unique(index):
                 pick = index == interval
                 chunk = accumulate(
-                    data[pick], model[pick], ant1[pick], ant2[pick], n_ant, flags=flags[pick]
+                    data[pick],
+                    model[pick],
+                    ant1[pick],
+                    ant2[pick],
+                    n_ant,
+                    weight=None if weights is None else weights[pick],
+                    flags=flags[pick],
                 )
                 reduced = _reduce_channels(chunk, groups, n_groups)
                 where = slice(interval * n_groups, (interval + 1) * n_groups)

@@ -22,6 +22,14 @@ class GainSolveOptions(BaseOptions):
     """Ignore baselines shorter than this, in wavelengths."""
     max_uv_lambda: float | None = Field(None, gt=0)
     """Ignore baselines longer than this, in wavelengths."""
+    uv_taper_lambda: float | None = Field(None, gt=0)
+    """Weight baselines by ``exp(-uv^2 / 2 sigma^2)`` with this sigma, in wavelengths.
+
+    The model comes from an image, which knows the sky only to its resolution: with the
+    imaging's taper, baselines the model cannot represent do not steer the gains (at the
+    price of noisier solutions: fewer baselines count). An image-plane Gaussian taper of FWHM
+    theta is sigma = sqrt(2 ln 2) / (pi theta) (45 arcsec: 1718 wavelengths).
+    """
     refant: int = Field(0, ge=0)
     """Reference antenna index: its phase is held at zero."""
 

@@ -13,26 +13,12 @@ from flint.calibration.apply import apply_solutions
 from flint.errors import MeasurementSetError
 from flint.footprint import Footprint
 from flint.selfcal import solve_selfcal_gains
+from flint.selfcal.gains import SPEED_OF_LIGHT
 from flint.simulate import SimulationOptions, read_truth, simulate_field
 from flint.sky import SkyModel
 from flint.strategy.stages import GainSolveOptions
 
 SOLINT_S = 60.0
-
-
-def _two_sources(options: SimulationOptions, shift_arcsec: float = 0.0) -> SkyModel:
-    """2 and 1 Jy near the centre of beam 0; the brighter one ``shift_arcsec`` further east."""
-    ras, decs = Footprint(name=options.footprint, pitch_deg=options.pitch_deg).beam_centres(
-        options.ra_deg, options.dec_deg, beams=[0]
-    )
-    ra, dec = float(ras[0]), float(decs[0])
-    shift_deg = shift_arcsec / 3600 / np.cos(np.radians(dec))
-    return SkyModel(
-        ra_deg=[ra + 0.05 + shift_deg, ra - 0.1],
-        dec_deg=[dec, dec + 0.08],
-        flux_jy=[2.0, 1.0],
-        reference_hz=888e6,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +37,16 @@ def phase_corrupted(tmp_path_factory):
         sigma_jy=0.5,
         seed=3,
     )
-    sky = _two_sources(options)
+    ras, decs = Footprint(name=options.footprint, pitch_deg=options.pitch_deg).beam_centres(
+        options.ra_deg, options.dec_deg, beams=[0]
+    )
+    ra, dec = float(ras[0]), float(decs[0])
+    sky = SkyModel(
+        ra_deg=[ra + 0.05, ra - 0.1],
+        dec_deg=[dec, dec + 0.08],
+        flux_jy=[2.0, 1.0],
+        reference_hz=888e6,
+    )
     data = simulate_field(where / "data", sky, options)
     model = simulate_field(
         where / "model", sky, options.with_options(phase_rms_deg=0.0, sigma_jy=0.0)
@@ -147,7 +142,7 @@ def test_uv_taper_keeps_model_errors_on_long_baselines_from_steering_the_gains(
         expected = _true_phases_per_interval(truth, solutions.n_sol, solutions.start_time)
         return float(np.degrees(np.sqrt(np.mean(np.angle(np.exp(1j * (solved - expected))) ** 2))))
 
-    taper = {"uv_taper_lambda": 0.15 * uv_m.max() * 888e6 / 299_792_458.0}
+    taper = {"uv_taper_lambda": 0.15 * uv_m.max() * 888e6 / SPEED_OF_LIGHT}
     exact, exact_tapered = phase_error(ms), phase_error(ms, **taper)
     rough, rough_tapered = phase_error(copy), phase_error(copy, **taper)
     print(

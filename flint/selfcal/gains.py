@@ -65,29 +65,28 @@ def _reduce_channels(equations: NormalEquations, groups: np.ndarray, n_groups: i
     )
 
 
-def _uv_flags(
+def _uv_selection(
     uvw: np.ndarray, frequencies: np.ndarray, options: GainSolveOptions
-) -> np.ndarray | None:
-    """Flags ``[nRow, nChan, 1]`` for baselines outside the uv range (wavelengths)."""
-    if options.min_uv_lambda is None and options.max_uv_lambda is None:
-        return None
-    uv_lambda = np.hypot(uvw[:, 0], uvw[:, 1])[:, None] * frequencies[None, :] / SPEED_OF_LIGHT
-    outside = np.zeros(uv_lambda.shape, bool)
-    if options.min_uv_lambda is not None:
-        outside |= uv_lambda < options.min_uv_lambda
-    if options.max_uv_lambda is not None:
-        outside |= uv_lambda > options.max_uv_lambda
-    return outside[..., None]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Flags outside the uv range and weights of the uv taper, each ``[nRow, nChan, 1]``.
 
-
-def _uv_weights(
-    uvw: np.ndarray, frequencies: np.ndarray, options: GainSolveOptions
-) -> np.ndarray | None:
-    """Weights ``[nRow, nChan, 1]`` of the Gaussian uv taper (None without one)."""
-    if options.uv_taper_lambda is None:
-        return None
+    Either is None when its options are not set.
+    """
+    cut = options.min_uv_lambda is not None or options.max_uv_lambda is not None
+    if not cut and options.uv_taper_lambda is None:
+        return None, None
     uv_lambda = np.hypot(uvw[:, 0], uvw[:, 1])[:, None] * frequencies[None, :] / SPEED_OF_LIGHT
-    return np.exp(-0.5 * (uv_lambda / options.uv_taper_lambda) ** 2)[..., None]
+    flags = weights = None
+    if cut:
+        outside = np.zeros(uv_lambda.shape, bool)
+        if options.min_uv_lambda is not None:
+            outside |= uv_lambda < options.min_uv_lambda
+        if options.max_uv_lambda is not None:
+            outside |= uv_lambda > options.max_uv_lambda
+        flags = outside[..., None]
+    if options.uv_taper_lambda is not None:
+        weights = np.exp(-0.5 * (uv_lambda / options.uv_taper_lambda) ** 2)[..., None]
+    return flags, weights
 
 
 def solve_selfcal_gains(
@@ -129,11 +128,11 @@ def solve_selfcal_gains(
             data = tab.getcol(data_column, startrow=first, nrow=rows)[..., DIAGONAL]
             model = tab.getcol(model_column, startrow=first, nrow=rows)[..., DIAGONAL]
             flags = tab.getcol("FLAG", startrow=first, nrow=rows)[..., DIAGONAL]
-            uvw = tab.getcol("UVW", startrow=first, nrow=rows)
-            uv_flags = _uv_flags(uvw, frequencies, options)
+            uv_flags, weights = _uv_selection(
+                tab.getcol("UVW", startrow=first, nrow=rows), frequencies, options
+            )
             if uv_flags is not None:
                 flags = flags | uv_flags
-            weights = _uv_weights(uvw, frequencies, options)
             ant1 = tab.getcol("ANTENNA1", startrow=first, nrow=rows)
             ant2 = tab.getcol("ANTENNA2", startrow=first, nrow=rows)
             index = np.clip(

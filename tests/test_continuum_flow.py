@@ -118,13 +118,23 @@ def test_restart_reruns_only_unfinished_work(demo_run):
 
 
 def test_selfcal_improves_the_images(demo_run):
-    _, output, _, _, _ = demo_run
+    """Self-calibration lowers the residual rms and restores the peak the phases scattered:
+    the brightest source's peak reaches its true apparent flux (band centre) within 3 %."""
+    observation, output, _, _, _ = demo_run
+    truth = observation.field.sbid_dir / "truth"
     for beam_dir in sorted((output / "continuum").glob("beam*")):
-        rms = []
+        rms, peak = [], []
         for round_number in (0, 2):
             (residual,) = beam_dir.glob(f"images/*round{round_number}-MFS-residual.fits")
+            (image,) = beam_dir.glob(f"images/*round{round_number}-MFS-image.fits")
             rms.append(float(np.nanstd(fits.getdata(residual))))
+            peak.append(float(np.nanmax(fits.getdata(image))))
+        (sky,) = truth.glob(f"*.{beam_dir.name}.sky.fits")
+        brightest = float(np.max(Table.read(sky)["apparent_flux"]))
+        print(f"{beam_dir.name}: peak {peak[0]:.3f} -> {peak[1]:.3f} Jy, true {brightest:.3f}")
         assert rms[1] < 0.9 * rms[0], (beam_dir.name, rms)
+        assert peak[1] > 1.05 * peak[0], (beam_dir.name, peak)
+        assert abs(peak[1] / brightest - 1) <= 0.03, (beam_dir.name, peak, brightest)
 
 
 def test_validation_against_the_simulated_truth(demo_run):

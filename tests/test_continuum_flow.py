@@ -30,6 +30,7 @@ from flint.prefect.flows.continuum import continuum_flow
 from flint.prefect.running import run_flow
 from flint.prefect.runs import read_settled_task_runs
 from flint.primary_beam import primary_beam
+from flint.simulation.truth import read_truth
 from flint.validation import ValidationResult
 from flint.validation.thermal import ThermalLimit
 
@@ -121,7 +122,7 @@ def test_selfcal_improves_the_images(demo_run):
     """Self-calibration lowers the residual rms and restores the peak the phases scattered:
     the brightest source's peak reaches its true apparent flux (band centre) within 3 %."""
     observation, output, _, _, _ = demo_run
-    truth = observation.field.sbid_dir / "truth"
+    truth = read_truth(observation.field.sbid_dir)
     for beam_dir in sorted((output / "continuum").glob("beam*")):
         rms, peak = [], []
         for round_number in (0, 2):
@@ -129,8 +130,8 @@ def test_selfcal_improves_the_images(demo_run):
             (image,) = beam_dir.glob(f"images/*round{round_number}-MFS-image.fits")
             rms.append(float(np.nanstd(fits.getdata(residual))))
             peak.append(float(np.nanmax(fits.getdata(image))))
-        (sky,) = truth.glob(f"*.{beam_dir.name}.sky.fits")
-        brightest = float(np.max(Table.read(sky)["apparent_flux"]))
+        sky = truth.sky(int(beam_dir.name.removeprefix("beam")))
+        brightest = float(np.max(sky["apparent_flux"]))
         print(f"{beam_dir.name}: peak {peak[0]:.3f} -> {peak[1]:.3f} Jy, true {brightest:.3f}")
         assert rms[1] < 0.9 * rms[0], (beam_dir.name, rms)
         assert peak[1] > 1.05 * peak[0], (beam_dir.name, peak)

@@ -2,8 +2,16 @@
 
 ``flint demo`` and the tutorials run on it; it is sized to finish in minutes on a laptop
 (36 channels of 8 MHz, 15 minutes in 30 s integrations, real ASKAP layout, generated
-bandpasses, time-variable antenna phases for self-calibration to remove, thermal noise, a
-random sky drawn from the SKADS source counts).
+bandpasses, time-variable antenna phases for self-calibration to remove, thermal noise).
+
+Two skies (``sky``):
+
+- ``"realistic"`` (the default): :func:`flint.sky.realistic.realistic_field_sky`: the SKADS
+  counts with measured sizes, doubles and triples, sources beyond the images and in the
+  primary beam's sidelobes (the simulator's ``gaussian_sidelobes`` beam), and three bright
+  sources placed inside an image, just outside it and in the first sidelobe;
+- ``"simple"``: point sources from the SKADS counts within 2 deg of the beams, nothing
+  beyond the images (issue 4's demo sky).
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from flint.errors import InputError
 from flint.footprint import Footprint
 from flint.simulation import (
     SimulationOptions,
@@ -21,11 +31,15 @@ from flint.simulation import (
     simulate_field,
 )
 from flint.sky import SkyModel, random_sky
+from flint.sky.realistic import realistic_field_sky
 
 logger = logging.getLogger(__name__)
 
 DEMO_BEAMS = (14, 15, 20)
 """Neighbouring beams near the middle of the square_6x6 footprint."""
+
+DemoSky = Literal["realistic", "simple"]
+DEMO_SKIES: tuple[str, ...] = ("realistic", "simple")
 
 
 @dataclass(frozen=True)
@@ -41,8 +55,22 @@ def demo_strategy_path() -> Path:
     return Path(__file__).parent / "data" / "strategies" / "demo.yaml"
 
 
-def demo_options(beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1) -> SimulationOptions:
-    """The simulation options of the demo field (the calibrator uses the same set-up)."""
+def demo_image_half_width_deg() -> float:
+    """Half the width of the demo strategy's images (the bright sources are placed by it)."""
+    from flint.imaging.options import image_width_deg
+    from flint.strategy import load_strategy, options_for_round
+
+    strategy = load_strategy(demo_strategy_path())
+    return image_width_deg(options_for_round(strategy, "imaging", strategy.selfcal_rounds)) / 2
+
+
+def demo_options(
+    beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1, sky: DemoSky = "realistic"
+) -> SimulationOptions:
+    """The simulation options of the demo field (the calibrator uses the same set-up).
+
+    The realistic sky is seen through a primary beam with sidelobes.
+    """
     return SimulationOptions(
         sbid=50001,
         field_name="DEMO_0635-31",
@@ -52,6 +80,7 @@ def demo_options(beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1) -> Simulati
         duration_s=900.0,
         integration_s=30.0,
         seed=seed,
+        primary_beam="gaussian_sidelobes" if sky == "realistic" else "gaussian",
     )
 
 
@@ -59,7 +88,7 @@ def simulate_demo_calibrator(
     output_dir: str | os.PathLike[str], beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's PKS B1934-638 scan under ``output_dir/calibrator``."""
-    options = demo_options(tuple(beams), seed)
+    options = demo_options(tuple(beams), seed, sky="simple")  # on axis: any beam model
     return simulate_calibrator(
         Path(output_dir) / "calibrator",
         options.with_options(sbid=50000, duration_s=300.0, phase_rms_deg=0.0),
@@ -71,21 +100,35 @@ def simulate_demo_field(
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    sky: DemoSky = "realistic",
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's science field under ``output_dir/field``."""
-    options = demo_options(tuple(beams), seed)
-    sky = demo_sky(beams, min_flux_jy, seed)
-    logger.info("Demo sky: %d components above %.1f mJy", len(sky), 1e3 * min_flux_jy)
-    return simulate_field(Path(output_dir) / "field", sky, options)
+    options = demo_options(tuple(beams), seed, sky)
+    model = demo_sky(beams, min_flux_jy, seed, sky)
+    logger.info("Demo sky (%s): %d components above %.1f mJy", sky, len(model), 1e3 * min_flux_jy)
+    return simulate_field(Path(output_dir) / "field", model, options)
 
 
 def demo_sky(
-    beams: tuple[int, ...] = DEMO_BEAMS, min_flux_jy: float = 2e-3, seed: int = 1
+    beams: tuple[int, ...] = DEMO_BEAMS,
+    min_flux_jy: float = 2e-3,
+    seed: int = 1,
+    sky: DemoSky = "realistic",
 ) -> SkyModel:
-    """The demo's random sky: SKADS counts within 2 deg of the centre of ``beams``."""
-    options = demo_options(tuple(beams), seed)
+    """The demo's random sky (module docstring) around ``beams``."""
+    if sky not in DEMO_SKIES:
+        raise InputError(f"unknown demo sky {sky!r}; choose one of {', '.join(DEMO_SKIES)}")
+    options = demo_options(tuple(beams), seed, sky)
     footprint = Footprint(name=options.footprint, pitch_deg=options.pitch_deg)
     ras, decs = footprint.beam_centres(options.ra_deg, options.dec_deg, beams=list(beams))
+    if sky == "realistic":
+        return realistic_field_sky(
+            list(zip(ras, decs, strict=True)),
+            demo_image_half_width_deg(),
+            min_flux_jy=min_flux_jy,
+            reference_hz=888e6,
+            seed=seed,
+        )
     return random_sky(
         float(ras.mean()),
         float(decs.mean()),
@@ -101,9 +144,10 @@ def simulate_demo(
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    sky: DemoSky = "realistic",
 ) -> DemoObservation:
     """Simulate (or find, on a rerun) the demo's calibrator scan and science field."""
     return DemoObservation(
         simulate_demo_calibrator(output_dir, beams, seed),
-        simulate_demo_field(output_dir, beams, min_flux_jy, seed),
+        simulate_demo_field(output_dir, beams, min_flux_jy, seed, sky),
     )

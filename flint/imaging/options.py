@@ -142,6 +142,22 @@ class WSCleanOptions(BaseOptions):
         return self
 
 
+_UNIT_DEG = {"asec": 1 / 3600, "arcsec": 1 / 3600, "amin": 1 / 60, "arcmin": 1 / 60, "deg": 1.0}
+
+
+def angle_deg(text: str) -> float:
+    """Degrees of a wsclean angle such as ``2.5asec`` (no unit: degrees, as wsclean reads it)."""
+    match = re.match(r"^([\d.e+-]+)([a-z]*)$", text.strip())
+    if match is None or match[2] not in ("", *_UNIT_DEG):
+        raise ValueError(f"{text!r} is not an angle such as '2.5asec', '0.1amin' or '0.01deg'")
+    return float(match[1]) * _UNIT_DEG.get(match[2], 1.0)
+
+
+def image_width_deg(options: WSCleanOptions) -> float:
+    """Width of the square image that ``options`` make: size x scale, in degrees."""
+    return options.size * angle_deg(options.scale)
+
+
 def polarisations(pol: str) -> list[str]:
     """Split a wsclean ``-pol`` value into the polarisations it images, upper case."""
     text = pol.strip()

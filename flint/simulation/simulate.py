@@ -135,9 +135,12 @@ def _pb_gain(offsets_deg, frequencies_hz, options: SimulationOptions) -> NDArray
 
 
 def _inside(sky, centre_deg, frequencies_hz, options: SimulationOptions):
-    """Mask of components inside the beam (PB gain at the lowest frequency >= cutoff)."""
+    """Mask of components the beam sees (PB gain >= cutoff somewhere in the band)."""
     offsets = sky.separation_deg(*centre_deg)
-    gain = _pb_gain(offsets, [float(np.min(frequencies_hz))], options)[:, 0]
+    if options.primary_beam == "gaussian_sidelobes":  # sidelobes move with frequency
+        gain = _pb_gain(offsets, frequencies_hz, options).max(axis=1)
+    else:  # falls monotonically with frequency
+        gain = _pb_gain(offsets, [float(np.min(frequencies_hz))], options)[:, 0]
     inside = gain >= options.pb_cutoff
     if options.primary_beam == "airy":  # the main lobe only (first null at 1.22 λ/D)
         first_null = np.rad2deg(1.2197 * 299_792_458.0 / np.min(frequencies_hz) / 12.0)

@@ -16,12 +16,18 @@ Two skies (``sky``):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
+from flint.atomic import atomic_path
 from flint.errors import InputError
 from flint.footprint import Footprint
 from flint.simulation import (
@@ -31,7 +37,7 @@ from flint.simulation import (
     simulate_field,
 )
 from flint.sky import SkyModel, random_sky
-from flint.sky.realistic import realistic_field_sky
+from flint.sky.realistic import bright_source_positions, realistic_field_sky
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +157,70 @@ def simulate_demo(
         simulate_demo_calibrator(output_dir, beams, seed),
         simulate_demo_field(output_dir, beams, min_flux_jy, seed, sky),
     )
+
+
+DEMO_SUMMARY = "summary.json"
+
+
+def _beam_of(path: Path) -> str:
+    """The beam number in a product's path (``beamNN`` in its name or a parent's)."""
+    for part in (path.name, *(parent.name for parent in path.parents)):
+        if match := re.search(r"beam(\d+)", part):
+            return str(int(match[1]))
+    raise InputError("no beam number in the product's path", path)
+
+
+def demo_summary(results: Iterable[object], wall_s: float, sky: str, layout: str) -> dict:
+    """The demo's headline numbers from the continuum flow's results.
+
+    ``thermal_ratio`` {beam: final residual rms / rms of the noise-only image},
+    ``completeness`` (grouped sources above the validation's SNR threshold),
+    ``median_flux_ratio``, ``wall_s`` and what was run: ``sky`` and ``layout``.
+    """
+    from flint.validation import ValidationResult
+    from flint.validation.thermal import ThermalLimit
+
+    results = list(results)
+    thermal = {
+        _beam_of(result.residual): result.ratio
+        for result in results
+        if isinstance(result, ThermalLimit)
+    }
+    validations = [result for result in results if isinstance(result, ValidationResult)]
+    summary = validations[0].summary if validations else None
+    return {
+        "thermal_ratio": dict(sorted(thermal.items(), key=lambda item: int(item[0]))),
+        "completeness": None if summary is None else summary.completeness_above_snr,
+        "median_flux_ratio": None if summary is None else summary.median_flux_ratio,
+        "wall_s": wall_s,
+        "sky": sky,
+        "layout": layout,
+    }
+
+
+def write_demo_summary(output_dir: str | os.PathLike[str], summary: dict) -> Path:
+    """Write ``summary`` as ``output_dir/summary.json`` (atomically); return its path."""
+    path = Path(output_dir) / DEMO_SUMMARY
+    with atomic_path(path, overwrite=True) as temporary:
+        temporary.write_text(json.dumps(summary, indent=2) + "\n")
+    return path
+
+
+def demo_bright_sources(
+    beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1
+) -> dict[str, tuple[float, float, float]]:
+    """The realistic demo sky's placed bright sources: ``inside``, ``outside`` (just beyond an
+    image's edge) and ``sidelobe`` (in the first sidelobe), as (RA, Dec, flux at 888 MHz).
+
+    They are the first draws of the sky's generator (:func:`realistic_field_sky`).
+    """
+    options = demo_options(tuple(beams), seed)
+    footprint = Footprint(name=options.footprint, pitch_deg=options.pitch_deg)
+    ras, decs = footprint.beam_centres(options.ra_deg, options.dec_deg, beams=list(beams))
+    placed = bright_source_positions(
+        list(zip(ras, decs, strict=True)),
+        demo_image_half_width_deg(),
+        888e6,
+        np.random.default_rng(seed),
+    )
+    return dict(zip(("inside", "outside", "sidelobe"), placed, strict=True))

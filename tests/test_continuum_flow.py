@@ -1,7 +1,10 @@
 """The continuum flow on the demo observation: science against the truth, and a resumed run.
 
-The flow is killed part-way (SIGKILL to the ``flint continuum`` process) and started again;
-the second run must find the finished work cached and compute only the rest.
+The demo's sky is the realistic one (:mod:`flint.sky.realistic`: extended sources, doubles
+and triples, a 1.8 Jy double inside, 1.4 and 1.3 Jy sources just outside an image and in
+the first sidelobe, sources across the primary beam and beyond the images). The flow is
+killed part-way (SIGKILL to the ``flint continuum`` process) and started again; the
+second run must find the finished work cached and compute only the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from flint.demo import demo_strategy_path, simulate_demo
+from flint.demo import demo_bright_sources, demo_strategy_path, simulate_demo
 from flint.mosaic.headers import frequency_hz, pointing_deg
 from flint.prefect.flows.bandpass import bandpass_flow
 from flint.prefect.flows.continuum import continuum_flow
@@ -32,7 +35,7 @@ from flint.prefect.runs import read_settled_task_runs
 from flint.primary_beam import primary_beam
 from flint.simulation.truth import read_truth
 from flint.validation import ValidationResult
-from flint.validation.thermal import ThermalLimit
+from flint.validation.thermal import ThermalLimit, thermal_limit_near
 
 # the demo runs twice (killed, then resumed) inside the fixture: longer than the default timeout
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -118,9 +121,42 @@ def test_restart_reruns_only_unfinished_work(demo_run):
     assert set(states["selfcal"]) <= {"Completed", "Cached"}
 
 
+def _expected_peak(sky: Table, near: int, header: fits.Header) -> float:
+    """The restored image's peak [Jy/beam] at the true source ``near`` (a row of the beam's
+    truth): every true component within 2' convolved with the restoring beam, summed."""
+    bmaj, bmin = header["BMAJ"] * 3600, header["BMIN"] * 3600
+    bpa = np.deg2rad(header["BPA"])
+    centre = SkyCoord(sky["ra"][near], sky["dec"][near], unit="deg")
+    coords = SkyCoord(sky["ra"], sky["dec"], unit="deg")
+    parts = sky[coords.separation(centre).arcsec < 120]
+    east, north = (
+        offset.to_value("arcsec")
+        for offset in centre.spherical_offsets_to(SkyCoord(parts["ra"], parts["dec"], unit="deg"))
+    )
+
+    def covariance(major, minor, pa):  # of a Gaussian of these FWHM, (east, north) axes
+        rotation = np.array([[np.sin(pa), np.cos(pa)], [np.cos(pa), -np.sin(pa)]])
+        scale = np.diag([major, minor]) ** 2 / (8 * np.log(2))
+        return rotation @ scale @ rotation.T
+
+    beam = covariance(bmaj, bmin, bpa)
+    grid = np.stack(np.meshgrid(np.arange(-90, 91, 1.0), np.arange(-90, 91, 1.0)), axis=-1)
+    image = np.zeros(grid.shape[:2])
+    for index in range(len(parts)):
+        total = beam + covariance(
+            parts["a"][index], parts["b"][index], np.deg2rad(parts["pa"][index])
+        )
+        offset = grid - [east[index], north[index]]
+        exponent = np.einsum("...i,ij,...j->...", offset, np.linalg.inv(total), offset)
+        peak = parts["apparent_flux"][index] * np.sqrt(np.linalg.det(beam) / np.linalg.det(total))
+        image += peak * np.exp(-0.5 * exponent)
+    return float(image.max())
+
+
 def test_selfcal_improves_the_images(demo_run):
     """Self-calibration lowers the residual rms and restores the peak the phases scattered:
-    the brightest source's peak reaches its true apparent flux (band centre) within 3 %."""
+    the brightest peak reaches the truth's (components convolved with the restoring beam,
+    band centre) within 3 %."""
     observation, output, _, _, _ = demo_run
     truth = read_truth(observation.field.sbid_dir)
     for beam_dir in sorted((output / "continuum").glob("beam*")):
@@ -131,7 +167,8 @@ def test_selfcal_improves_the_images(demo_run):
             rms.append(float(np.nanstd(fits.getdata(residual))))
             peak.append(float(np.nanmax(fits.getdata(image))))
         sky = truth.sky(int(beam_dir.name.removeprefix("beam")))
-        brightest = float(np.max(sky["apparent_flux"]))
+        candidates = np.argsort(sky["apparent_flux"])[-10:]  # the peak: not always the most flux
+        brightest = max(_expected_peak(sky, int(row), fits.getheader(image)) for row in candidates)
         print(f"{beam_dir.name}: peak {peak[0]:.3f} -> {peak[1]:.3f} Jy, true {brightest:.3f}")
         assert rms[1] < 0.9 * rms[0], (beam_dir.name, rms)
         assert peak[1] > 1.05 * peak[0], (beam_dir.name, peak)
@@ -139,23 +176,48 @@ def test_selfcal_improves_the_images(demo_run):
 
 
 def test_validation_against_the_simulated_truth(demo_run):
-    _, _, results, _, _ = demo_run
+    """Issue 17's targets on the realistic sky: each beam's residual within 5 % of the noise
+    image, completeness of grouped sources, integrated-flux ratios (all, and resolved
+    sources alone), astrometry, and no clean that had to be retried."""
+    _, output, results, _, _ = demo_run
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]
     summary = validation.summary
     print(summary.describe())
     limits = [r for r in results if isinstance(r, ThermalLimit)]
     for limit in limits:
-        print(f"{limit.residual.name}: {limit.ratio:.2f} x the noise-only image")
+        print(f"{limit.residual.name}: {limit.ratio:.3f} x the noise-only image")
     assert len(limits) == 3
-    # issue 4's thermal limit; the demo gives 1.04 / 1.01 / 1.03 (with 3 channels per final
-    # sub-band instead of 2 it gave 1.09 / 1.17 / 1.04: the flat sub-band models left
-    # chromatic sidelobes)
     assert max(limit.ratio for limit in limits) <= 1.05
     # below 1 the clean moved noise into the model (auto-mask 2 sigma gave 0.67): not deeper
     assert min(limit.ratio for limit in limits) > 0.95
     assert summary.completeness_above_snr >= 0.95
+    assert summary.n_blended > 0  # the realistic sky has blends the validation grouped
     assert abs(summary.median_flux_ratio - 1) <= 0.03
+    assert summary.n_resolved_above_snr >= 10
+    assert abs(summary.median_flux_ratio_resolved - 1) <= 0.05
     assert summary.median_offset_beams < 0.1
+    assert not list((output / "continuum").glob("beam*/**/*diverged*"))
+
+
+def test_residual_near_bright_sources_outside_the_images(demo_run):
+    """The 1.4 Jy source just beyond an image's edge and the 1.3 Jy one in the primary
+    beam's first sidelobe are subtracted: within 1 deg of each, every image they border is
+    within 1.10 x its noise image."""
+    _, output, _, _, _ = demo_run
+    checked = 0
+    for name in ("outside", "sidelobe"):
+        ra, dec, _ = demo_bright_sources()[name]
+        for beam_dir in sorted((output / "continuum").glob("beam*")):
+            (residual,) = beam_dir.glob("images/*round2-MFS-residual.fits")
+            (noise,) = beam_dir.glob("images/*noise-MFS-image.fits")
+            centre = SkyCoord(*pointing_deg(fits.getheader(residual)), unit="deg")
+            if centre.separation(SkyCoord(ra, dec, unit="deg")).deg > 3.5:
+                continue  # too far from this image's edge to have pixels within 1 deg
+            near = thermal_limit_near(residual, noise, ra, dec, 1.0)
+            print(f"{name} source, {beam_dir.name}: {near.ratio:.3f} x the noise image nearby")
+            assert near.ratio <= 1.10, (name, beam_dir.name, near.ratio)
+            checked += 1
+    assert checked >= 2
 
 
 def test_mosaic_flux_of_a_source_seen_by_two_beams(demo_run):

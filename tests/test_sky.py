@@ -606,3 +606,31 @@ def test_realistic_field_sky_morphology_and_bright_sources():
     assert half_width < offsets[1] < half_width + 0.2  # just outside an image
     peak = np.rad2deg(first_sidelobe_offset_rad(888e6))
     assert offsets[2] == pytest.approx(peak, abs=0.31)  # and in the first sidelobe
+
+
+def test_simulate_field_cli_realistic_sky_and_catalogue(tmp_path, capsys):
+    """``flint simulate field --random-sky realistic`` sees the sky through a beam with
+    sidelobes; ``--sky`` reads a catalogue as it comes, with ``--sky-reference-hz``."""
+    from flint.cli import main
+    from flint.simulation import read_truth
+
+    tiny = ["--beams", "14", "--n-antennas", "6", "--n-channels", "4", "--duration-s", "60"]
+    assert main(["simulate", "field", "--output", str(tmp_path / "r"), "--random-sky",
+                 "realistic", "--seed", "3", *tiny]) == 0  # fmt: skip
+    truth = read_truth(next((tmp_path / "r").glob("*/truth")))
+    assert truth.options["primary_beam"] == "gaussian_sidelobes"
+    sky = truth.sky(14)
+    assert (sky["type"] == "gaussian").any() and any(str(n).endswith("_b") for n in sky["name"])
+    assert sky["offset_deg"].max() > 2.5  # beyond the main lobe, in the sidelobes
+    catalogue = tmp_path / "cat.csv"
+    catalogue.write_text(
+        "ra,dec,int_flux,a,b,pa,psf_a,psf_b,psf_pa\n"
+        f"{sky['ra'][0]},{sky['dec'][0]},0.5,40.0,30.0,10.0,25.0,25.0,0.0\n"
+    )
+    argv = ["simulate", "field", "--output", str(tmp_path / "c"), "--sky", str(catalogue), *tiny]
+    assert main(argv) == 1
+    assert "no reference frequency" in capsys.readouterr().err
+    assert main([*argv, "--sky-reference-hz", "887.5e6"]) == 0
+    (row,) = read_truth(next((tmp_path / "c").glob("*/truth"))).sky(14)
+    assert row["a"] == pytest.approx(np.sqrt(40.0**2 - 25.0**2), abs=0.5)
+    assert row["si_0"] == pytest.approx(-0.8)

@@ -39,6 +39,7 @@ from flint.imaging.run import run_wsclean
 from flint.masking import make_clean_mask
 from flint.mosaic import mosaic_images
 from flint.ms.split import split_column
+from flint.peel import find_outliers, refine_bright, subtract_outliers
 from flint.selfcal import solve_selfcal_gains
 from flint.sourcefind import find_sources
 from flint.validation import validate
@@ -149,5 +150,8 @@ convolve_task = flint_task(convolve_images, "convolve", ("images",))
 mosaic_task = flint_task(mosaic_images, "mosaic", ("images",))
 validate_task = flint_task(validate, "validate", ("catalogue", "image", "rms_image"))
 thermal_task = flint_task(thermal_limit, "thermal-limit", ("residual", "noise_image"))
+find_outliers_task = flint_task(find_outliers, "outliers", ("ms",))
+peel_task = flint_task(subtract_outliers, "peel", ("ms",))
+refine_task = flint_task(refine_bright, "refine", ("ms", "restored_image"))
 simulate_calibrator_task = flint_task(simulate_demo_calibrator, "calibrator", ())
 simulate_field_task = flint_task(simulate_demo_field, "field", ())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,21 +95,26 @@ def solve_selfcal_gains(
     solutions_path: str | os.PathLike[str],
     options: GainSolveOptions | None = None,
     data_column: str = "DATA",
-    model_column: str = "MODEL_DATA",
+    model_column: str | Sequence[str] = "MODEL_DATA",
     overwrite: bool = False,
 ) -> SelfcalGains:
-    """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``."""
+    """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``.
+
+    Several model columns are summed: the image's model and that of sources subtracted
+    outside the image (:mod:`flint.peel`) make the whole sky the data hold.
+    """
     options = options or GainSolveOptions()
     ms, solutions_path = Path(ms), Path(solutions_path)
+    models = [model_column] if isinstance(model_column, str) else list(model_column)
     recipe = {
         "options": options.model_dump(mode="json"),
         "data_column": data_column,
-        "model_column": model_column,
+        "model_column": model_column if isinstance(model_column, str) else models,
     }
     if not overwrite and up_to_date([solutions_path], [ms]) and made_with(solutions_path, recipe):
         logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
-    require_columns(ms, data_column, model_column, "FLAG")
+    require_columns(ms, data_column, *models, "FLAG")
     with open_ms(ms, "SPECTRAL_WINDOW") as tab:
         frequencies = tab.getcell("CHAN_FREQ", 0)
     with open_ms(ms, "ANTENNA") as tab:
@@ -126,7 +132,9 @@ def solve_selfcal_gains(
         for first in range(0, tab.nrows(), ROW_CHUNK):
             rows = min(ROW_CHUNK, tab.nrows() - first)
             data = tab.getcol(data_column, startrow=first, nrow=rows)[..., DIAGONAL]
-            model = tab.getcol(model_column, startrow=first, nrow=rows)[..., DIAGONAL]
+            model = sum(
+                tab.getcol(column, startrow=first, nrow=rows)[..., DIAGONAL] for column in models
+            )
             flags = tab.getcol("FLAG", startrow=first, nrow=rows)[..., DIAGONAL]
             uv_flags, weights = _uv_selection(
                 tab.getcol("UVW", startrow=first, nrow=rows), frequencies, options

@@ -100,20 +100,40 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
         "--output", type=Path, default=Path("flint-demo"), help="working directory (flint-demo)"
     )
     parser.add_argument("--beams", type=int, nargs="+", help="beams of the demo footprint")
+    parser.add_argument(
+        "--sky",
+        choices=("realistic", "simple"),
+        default="realistic",
+        help="realistic (extended, multi-component and bright sources, sources beyond the "
+        "images and in the sidelobes) or simple (faint point sources) (default: realistic)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the simulation (1)")
     _cluster_argument(parser)
     parser.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from flint.demo import DEMO_BEAMS, demo_strategy_path, simulate_demo
+    import json
+    import time
+
+    from flint.demo import (
+        DEMO_BEAMS,
+        demo_strategy_path,
+        demo_summary,
+        simulate_demo,
+        write_demo_summary,
+    )
     from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.flows.continuum import continuum_flow
     from flint.prefect.running import run_flow
     from flint.prefect.server.embedded import ensure_prefect_server
 
+    started = time.perf_counter()
     ensure_prefect_server()
-    observation = simulate_demo(args.output / "data", beams=tuple(args.beams or DEMO_BEAMS))
+    observation = simulate_demo(
+        args.output / "data", beams=tuple(args.beams or DEMO_BEAMS), seed=args.seed, sky=args.sky
+    )
     print(f"simulated: {observation.calibrator.sbid_dir} and {observation.field.sbid_dir}")
     print(f"truth:     {observation.field.truth_dir}")
     with running_cluster(load_cluster_config(args.cluster)) as address:  # one for both flows
@@ -132,4 +152,8 @@ def _demo(args: argparse.Namespace) -> int:
             strategy=demo_strategy_path(),
         )
     _print_results(results)
+    summary = demo_summary(results, time.perf_counter() - started, args.sky, layout="flint")
+    path = write_demo_summary(args.output, summary)
+    print(f"summary: {path}")
+    print(json.dumps(summary, indent=2))
     return 0

@@ -4,10 +4,17 @@ Per beam (beams run in parallel; nothing waits for other beams)::
 
     raw MS --apply bandpass--> .bandpass.ms --flag--> .flagged.ms --split--> .round0.ms
     round 0: image
-    round r: mask (image r-1) -> solve gains (DATA vs MODEL_DATA of MS r-1)
-             -> apply -> .round{r}.ms -> image (with the mask, unless the round's
-             masking says use_fits_mask: false)
+    round r: mask (image r-1) -> solve gains (DATA vs the model of MS r-1) -> apply
+             -> .round{r}.ms -> [peel] -> image (with the mask, unless the round's
+             masking says use_fits_mask: false) -> [refine]
     last round: find sources
+
+Peeling (the round's ``peel`` stage, see :mod:`flint.peel`): with ``subtract_outside``
+the first such round finds bright sources outside the image in a wide image, and every
+such round subtracts them (each cleaned in its own small image) and images
+``PEELED_DATA``; with ``refine_bright`` a round remodels its brightest sources at full
+resolution into ``FIELD_MODEL``. The next self-calibration solves against the round's
+model (``FIELD_MODEL`` or MODEL_DATA) plus the subtracted sources (``OUTLIER_DATA``).
 
 Joins (per round, waiting for every beam): convolve to a common resolution, mosaic,
 find sources on the mosaic; after the last round, validate against the truth (a
@@ -31,6 +38,7 @@ from flint.convolve import conv_name
 from flint.imaging import ImageProducts, WSCleanOptions
 from flint.imaging.command import expected_products
 from flint.ms import find_beam_measurement_sets, open_ms
+from flint.peel import FIELD_COLUMN, OUTLIER_COLUMN, PEELED_COLUMN
 from flint.prefect import tasks
 from flint.prefect.cluster import default_task_runner
 from flint.prefect.tasks import bind, labelled
@@ -51,6 +59,14 @@ class BeamChain:
     ms: Path
     image: ImageProducts
     imaged: PrefectFuture
+    modelled: PrefectFuture
+    """The model the next self-calibration solves against is complete (image, refinement)."""
+    outliers: PrefectFuture | None = None
+    """The bright sources outside the image (found once, by the first peeling round)."""
+    peeled: bool = False
+    """This round imaged data with those sources subtracted (its model lacks them)."""
+    model_column: str = "MODEL_DATA"
+    """The round's model of the field: the image's, or refined (``FIELD_MODEL``)."""
 
 
 SUB_BAND_KINDS = ("image", "model")
@@ -95,14 +111,45 @@ def _start_beam(beam: int, raw_ms: Path, solutions: Path, output_dir: Path, stra
     return _image(beam, stem, directory, round_ms, options, 0, strategy, output_dir, [split])
 
 
-def _image(beam, stem, directory, ms, options, round_number, strategy, output_dir, after):
+def _image(
+    beam, stem, directory, ms, options, round_number, strategy, output_dir, after, previous=None
+):
+    """Image one round (peeling first or after it, as the round's ``peel`` stage says)."""
+    peel = options_for_round(strategy, "peel", round_number)
+    peel_dir = directory / "peel"
+    outliers = previous.outliers if previous is not None else None
+    if peel.subtract_outside:
+        if outliers is None:
+            with labelled("outliers", beam, round_number):
+                outliers = bind(tasks.find_outliers_task, output_dir).submit(
+                    ms, options, peel, options.data_column,
+                    peel_dir / f"{stem}.outliers.json", wait_for=after,
+                )  # fmt: skip
+        field_model = previous.model_column if previous is not None else None
+        with labelled("peel", beam, round_number):
+            after = [
+                bind(tasks.peel_task, output_dir).submit(
+                    ms, outliers, options, peel, options.data_column,
+                    peel_dir / f"round{round_number}", field_model, wait_for=after,
+                )
+            ]  # fmt: skip
+        options = options.with_options(data_column=PEELED_COLUMN)
     name = f"{stem}.round{round_number}"
     image = image_products(directory / "images" / name, options, SUB_BAND_KINDS)
     with labelled("image", beam, round_number):
         imaged = bind(tasks.image_task, output_dir).submit(
             ms, options, directory / "images", name, channel_kinds=SUB_BAND_KINDS, wait_for=after
         )
-    return BeamChain(beam, stem, directory, ms, image, imaged)
+    chain = BeamChain(beam, stem, directory, ms, image, imaged, imaged, outliers)
+    chain.peeled = peel.subtract_outside
+    if peel.refine_bright and round_number < strategy.selfcal_rounds:
+        with labelled("refine", beam, round_number):
+            chain.modelled = bind(tasks.refine_task, output_dir).submit(
+                ms, image.image, options, peel, peel_dir / f"round{round_number}",
+                wait_for=[imaged],
+            )  # fmt: skip
+        chain.model_column = FIELD_COLUMN
+    return chain
 
 
 def _find(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: Path):
@@ -134,8 +181,10 @@ def _selfcal_round(chain: BeamChain, round_number: int, strategy: Strategy, outp
             gains,
             options_for_round(strategy, "gain_solve", round_number),
             data_column="DATA",
-            model_column="MODEL_DATA",
-            wait_for=[chain.imaged],
+            model_column=[chain.model_column, OUTLIER_COLUMN]
+            if chain.peeled
+            else chain.model_column,
+            wait_for=[chain.modelled],
         )
     round_ms = directory / f"{stem}.round{round_number}.ms"
     with labelled("apply", beam, round_number):
@@ -153,6 +202,7 @@ def _selfcal_round(chain: BeamChain, round_number: int, strategy: Strategy, outp
         strategy,
         output_dir,
         [applied, *after],
+        chain,
     )
 
 

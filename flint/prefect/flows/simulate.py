@@ -22,13 +22,14 @@ def simulate_flow(
     beams: list[int] = list(DEMO_BEAMS),  # noqa: B006 - Prefect copies parameters
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    sky: str = "realistic",
 ) -> list[PrefectFuture]:
     """Simulate the demo's PKS B1934-638 scan and science field of ``beams``.
 
     Writes ``output_dir/calibrator/<sbid>`` (the bandpass flow's input) and
     ``output_dir/field/<sbid>`` with its truth (the continuum flow's input); a rerun finds
     the finished measurement sets and leaves them alone. ``min_flux_jy`` is the faintest
-    source of the simulated sky.
+    source of the simulated sky; ``sky`` is ``realistic`` or ``simple`` (see :mod:`flint.demo`).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -38,7 +39,7 @@ def simulate_flow(
         )
     with labelled("field"):
         field = bind(tasks.simulate_field_task, output_dir).submit(
-            output_dir, tuple(beams), min_flux_jy, seed
+            output_dir, tuple(beams), min_flux_jy, seed, sky
         )
     logger.info("Simulating the demo calibrator and field of beams %s", list(beams))
     return [calibrator, field]

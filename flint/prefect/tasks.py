@@ -28,6 +28,7 @@ from prefect.context import TaskRunContext
 from prefect.filesystems import LocalFileSystem
 from prefect.utilities.hashing import hash_objects
 
+from flint.askap.preprocess import preprocess_ms
 from flint.atomic import latest_mtime
 from flint.calibration.apply import apply_solutions
 from flint.calibration.bandpass import solve_bandpass
@@ -136,6 +137,7 @@ def labelled(stage: str, beam: int | None = None, round_number: int | None = Non
         _LABEL.reset(token)
 
 
+preprocess_task = flint_task(preprocess_ms, "preprocess", ("ms",))
 solve_bandpass_task = flint_task(solve_bandpass, "solve", ("ms",))
 repair_solutions_task = flint_task(repair_solutions_file, "repair", ("solutions_path",))
 apply_solutions_task = flint_task(apply_solutions, "apply", ("ms", "solutions_path"))

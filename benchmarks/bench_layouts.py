@@ -121,8 +121,9 @@ def _compare_catalogues(raw: dict, flint: dict) -> dict:
     from astropy.table import Table
 
     def catalogue(run: dict) -> tuple[Table, float]:
-        mosaics = sorted(Path(run["continuum_dir"]).glob("mosaic/round*/mosaic.round*.fits"))
-        last = mosaics[-1]
+        directory = Path(run["continuum_dir"]) / "mosaic"
+        last_round = max(int(path.name.removeprefix("round")) for path in directory.glob("round*"))
+        last = directory / f"round{last_round}" / f"mosaic.round{last_round}.fits"
         beam_deg = float(fits.getheader(last)["BMAJ"])
         table = Table.read(last.parent / "catalogues" / f"{last.stem}_comp.fits")
         return table, beam_deg

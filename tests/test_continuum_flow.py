@@ -106,7 +106,7 @@ def test_restart_reruns_only_unfinished_work(demo_run):
     _, _, _, finished_before, states = demo_run
     assert len(finished_before) == 3
     # everything up to the round-0 images had finished: the rerun finds it cached...
-    for name in ("apply", "flag", "split"):
+    for name in ("preprocess", "apply", "flag", "split"):
         assert states[name].count("Cached") >= 3, (name, states[name])
     # ...and does not image again (wsclean's products are untouched)
     for image, modified in finished_before.items():

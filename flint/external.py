@@ -231,9 +231,7 @@ def _watch(
         else:
             continue
         stopped.append(reason)
-        logger.warning(
-            "%s %s; stopping its process group %d", name, reason, process.pid
-        )
+        logger.warning("%s %s; stopping its process group %d", name, reason, process.pid)
         _kill_group(process.pid)
         return
 

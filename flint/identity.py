@@ -233,18 +233,18 @@ def identities(value: Any, ignore: Iterable[str] = ()) -> Any:
     raise TypeError(f"an input must be a path or a list of paths, not {type(value).__name__}")
 
 
-def amend(product: str | os.PathLike[str], column: str, by: str, base: str) -> None:
+def amend(
+    product: str | os.PathLike[str], column: str, by: str, before: dict | None, base: str
+) -> None:
     """Record that ``column`` of ``product`` was (re)written by the recipe with key ``by``.
 
-    ``base`` is the product's identity before (without this column's amendment), as the
-    writing step computed it for its own recipe.
+    ``before`` is the product's sidecar as read (intact) before the writing step ran, and
+    ``base`` its identity then without this column: the writing step changed the product's
+    files, so its old sidecar no longer matches them and is carried over from ``before``.
     """
-    product = Path(product)
-    record = read_sidecar(product)
-    if record is None:
-        record = {"identity": base, "recipe": None}
-    amendments = {**record.get("amendments", {}), column: by}
-    _write_sidecar(product, {**record, "amendments": amendments})
+    record = dict(before) if before is not None else {"identity": base, "recipe": None}
+    record["amendments"] = {**record.get("amendments", {}), column: by}
+    _write_sidecar(Path(product), record)
 
 
 def intact(path: str | os.PathLike[str]) -> bool:

@@ -223,14 +223,17 @@ def identity(path: str | os.PathLike[str], ignore: Iterable[str] = ()) -> str:
 
 
 def identities(value: Any, ignore: Iterable[str] = ()) -> Any:
-    """``value`` (a path, or lists of paths) with each path replaced by its identity."""
+    """``value`` with each path in it (alone, in lists or dataclass fields) replaced by its
+    identity; other values (numbers, in-memory tables) stand for themselves."""
     if isinstance(value, str | os.PathLike):
         return identity(value, ignore)
     if isinstance(value, list | tuple):
         return [identities(item, ignore) for item in value]
-    if value is None:
-        return None
-    raise TypeError(f"an input must be a path or a list of paths, not {type(value).__name__}")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: identities(getattr(value, f.name), ignore) for f in dataclasses.fields(value)
+        }
+    return jsonable(value)
 
 
 def amend(

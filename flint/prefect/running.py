@@ -11,6 +11,7 @@ from prefect.states import State
 from flint.errors import FlintError
 from flint.prefect.cluster import load_cluster_config, task_runner
 from flint.prefect.server.embedded import ensure_prefect_server
+from flint.runlock import check_output_dir_free
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,11 @@ def run_flow(
     The Prefect server is made available (and PREFECT_API_URL exported) before the
     cluster starts. With ``scheduler_address`` the tasks go to that running cluster (see
     :func:`flint.prefect.cluster.running_cluster`) instead of one started for this run.
-    A run that does not complete raises :class:`FlowFailed` with its state.
+    A run that does not complete raises :class:`FlowFailed` with its state; one whose
+    ``output_dir`` another run holds raises :class:`flint.runlock.OutputBusyError` at once.
     """
+    if "output_dir" in parameters:  # refuse at once, before a flow run or cluster exists
+        check_output_dir_free(parameters["output_dir"])
     api_url = ensure_prefect_server()
     if scheduler_address:
         from prefect_dask import DaskTaskRunner

@@ -12,6 +12,7 @@ from flint.calibration.bandpass import BandpassOptions
 from flint.calibration.repair import RepairOptions
 from flint.ms import find_beam_measurement_sets
 from flint.prefect.cluster import default_task_runner
+from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import bind, labelled, repair_solutions_task, solve_bandpass_task
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def solutions_name(ms: Path, repaired: bool = True) -> str:
 
 
 @flow(name="bandpass", task_runner=default_task_runner())
+@one_run_per_output_dir
 def bandpass_flow(
     calibrator_dir: Path,
     output_dir: Path,

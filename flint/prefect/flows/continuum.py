@@ -33,6 +33,7 @@ from flint.imaging.command import expected_products
 from flint.ms import find_beam_measurement_sets, open_ms
 from flint.prefect import tasks
 from flint.prefect.cluster import default_task_runner
+from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import bind, labelled
 from flint.sourcefind import source_find_paths
 from flint.strategy import Strategy, load_strategy, options_for_round
@@ -172,6 +173,7 @@ def _mosaic_round(chains: list[BeamChain], round_number: int, output_dir: Path, 
 
 
 @flow(name="continuum", task_runner=default_task_runner())
+@one_run_per_output_dir
 def continuum_flow(
     science_dir: Path,
     bandpass_dir: Path,

@@ -50,6 +50,7 @@ def hold_output_dir(
     ``run`` names this run in the record others see (e.g. ``flow run 'crimson-fox' (id)``).
     """
     output_dir = Path(output_dir)
+    created = not output_dir.exists()
     output_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(output_dir / LOCK_NAME, timeout=0, thread_local=False)
     try:
@@ -69,6 +70,12 @@ def hold_output_dir(
         (output_dir / HOLDER_NAME).write_text(json.dumps({**record, **(info or {})}))
         logger.debug("Holding %s for %s", output_dir, run)
         yield output_dir
+    except BaseException:
+        if created and {p.name for p in output_dir.iterdir()} <= {LOCK_NAME, HOLDER_NAME}:
+            (output_dir / LOCK_NAME).unlink(missing_ok=True)  # a refused run writes nothing
+            (output_dir / HOLDER_NAME).unlink(missing_ok=True)
+            output_dir.rmdir()
+        raise
     finally:
         (output_dir / HOLDER_NAME).unlink(missing_ok=True)
         lock.release()

@@ -22,7 +22,13 @@ def check_ms(path: str | os.PathLike[str]) -> Path:
     if not path.exists():
         raise MeasurementSetError("no such measurement set", path)
     if not (path / "table.dat").exists():
-        raise MeasurementSetError("not a casacore table (no table.dat)", path)
+        raise MeasurementSetError(
+            "not a measurement set (no table.dat: not a casacore table)", path
+        )
+    if not (path / "ANTENNA" / "table.dat").exists():
+        raise MeasurementSetError(
+            "not a measurement set (a casacore table without an ANTENNA subtable)", path
+        )
     return path
 
 

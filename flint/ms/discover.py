@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from flint.errors import InputError
+from flint.ms.access import check_ms
 from flint.naming import MSName, parse_ms_name
 
 
@@ -23,6 +24,7 @@ def find_beam_measurement_sets(
         raise InputError("not a directory", directory)
     wanted = None if beams is None else set(beams)
     found: dict[int, tuple[Path, MSName]] = {}
+    seen: set[int] = set()
     for path in sorted(directory.rglob("*.ms")):
         if any(part.startswith(".") for part in path.relative_to(directory).parts):
             continue
@@ -30,6 +32,7 @@ def find_beam_measurement_sets(
             name = parse_ms_name(path)
         except InputError:
             continue
+        seen.add(name.beam)
         if wanted is not None and name.beam not in wanted:
             continue
         if name.beam in found:
@@ -41,4 +44,13 @@ def find_beam_measurement_sets(
     if not found:
         what = "" if wanted is None else f" of beams {sorted(wanted)}"
         raise InputError(f"no ASKAP-named measurement sets{what} found", directory)
+    missing = sorted((wanted or set()) - set(found))
+    if missing:
+        raise InputError(
+            f"beam(s) {', '.join(map(str, missing))} requested but not found "
+            f"(found beams {', '.join(map(str, sorted(seen)))})",
+            directory,
+        )
+    for path, _ in found.values():
+        check_ms(path)
     return dict(sorted(found.items()))

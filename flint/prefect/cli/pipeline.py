@@ -25,9 +25,11 @@ def register_bandpass(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bandpass(args: argparse.Namespace) -> int:
+    from flint.ms import find_beam_measurement_sets
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.running import run_flow
 
+    find_beam_measurement_sets(args.calibrator_dir, args.beams)  # bad input: nothing written
     run_flow(
         bandpass_flow,
         cluster=args.cluster,
@@ -56,9 +58,10 @@ def register_continuum(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _continuum(args: argparse.Namespace) -> int:
-    from flint.prefect.flows.continuum import continuum_flow
+    from flint.prefect.flows.continuum import check_inputs, continuum_flow
     from flint.prefect.running import run_flow
 
+    check_inputs(args.science_dir, args.bandpass, args.strategy, args.beams)
     results = run_flow(
         continuum_flow,
         cluster=args.cluster,

@@ -42,9 +42,10 @@ def bandpass_flow(
     ``output_dir``. Finished beams are skipped on a rerun.
     """
     output_dir = Path(output_dir)
+    found = find_beam_measurement_sets(calibrator_dir, beams)  # bad input: nothing written
     output_dir.mkdir(parents=True, exist_ok=True)
     futures: list[PrefectFuture] = []
-    for beam, (ms, _) in find_beam_measurement_sets(calibrator_dir, beams).items():
+    for beam, (ms, _) in found.items():
         raw = output_dir / solutions_name(ms, repaired=False)
         with labelled("solve", beam):
             solved = bind(solve_bandpass_task, output_dir).submit(

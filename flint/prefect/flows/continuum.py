@@ -26,7 +26,8 @@ from pathlib import Path
 from prefect import flow
 from prefect.futures import PrefectFuture
 
-from flint.calibration.apply import match_solutions
+from flint.calibration.apply import check_usable, match_solutions
+from flint.calibration.solutions import read_solutions
 from flint.convolve import conv_name
 from flint.imaging import ImageProducts, WSCleanOptions
 from flint.imaging.command import expected_products
@@ -172,6 +173,23 @@ def _mosaic_round(chains: list[BeamChain], round_number: int, output_dir: Path, 
     return mosaic, mosaicked
 
 
+def check_inputs(
+    science_dir: Path, bandpass_dir: Path, strategy: Path | None, beams: list[int] | None
+) -> tuple[Strategy, dict[int, tuple[Path, Path]]]:
+    """The strategy and each beam's (MS, solutions); InputError naming the bad file first.
+
+    Called before anything is written (by the CLI before the flow starts, and by the flow).
+    """
+    plan = load_strategy(strategy)
+    candidates = sorted(Path(bandpass_dir).glob("*.repaired.bin"))
+    inputs = {}
+    for beam, (raw_ms, _) in find_beam_measurement_sets(science_dir, beams).items():
+        solutions = match_solutions(raw_ms, candidates)
+        check_usable(raw_ms, read_solutions(solutions))
+        inputs[beam] = (raw_ms, solutions)
+    return plan, inputs
+
+
 @flow(name="continuum", task_runner=default_task_runner())
 @one_run_per_output_dir
 def continuum_flow(
@@ -189,13 +207,11 @@ def continuum_flow(
     under ``science_dir``, if any).
     """
     output_dir = Path(output_dir)
+    plan, inputs = check_inputs(science_dir, bandpass_dir, strategy, beams)
     output_dir.mkdir(parents=True, exist_ok=True)
-    plan = load_strategy(strategy)
-    candidates = sorted(Path(bandpass_dir).glob("*.repaired.bin"))
     chains = []
     noise_beams = set()  # simulated data carry the noise alone, for the thermal limit
-    for beam, (raw_ms, _) in find_beam_measurement_sets(science_dir, beams).items():
-        solutions = match_solutions(raw_ms, candidates)
+    for beam, (raw_ms, solutions) in inputs.items():
         chains.append(_start_beam(beam, raw_ms, solutions, output_dir, plan))
         with open_ms(raw_ms) as tab:
             if "NOISE_DATA" in tab.colnames():

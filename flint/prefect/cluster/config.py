@@ -14,7 +14,7 @@ import inspect
 import os
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -90,6 +90,9 @@ class ClusterConfig(BaseOptions):
     """A fixed number of workers (job-queue clusters start none unless given)."""
     worker_lifetime: bool = True
     """For job queues with a walltime: retire workers (--lifetime, staggered) before it ends."""
+    tls: Literal["auto", "on", "off"] = "auto"
+    """Encrypt and authenticate Dask's traffic with temporary credentials per cluster:
+    ``auto`` whenever the scheduler listens beyond loopback (any interface but ``lo``)."""
 
     @field_validator("cluster_class")
     @classmethod

@@ -106,7 +106,9 @@ def test_cancel_during_wsclean_stops_it_and_a_new_run_resumes(
             assert run_to_end(second.id, timeout=300).state_type == "COMPLETED"
             grid = grid_settles(second.id)
             assert grid.state("00", "flag") == "COMPLETED"  # Cached counts as completed...
-            states = {t.name.split("-")[0]: t.state.name for t in sync(runs.read_task_runs(second.id))}
+            states = {
+                t.name.split("-")[0]: t.state.name for t in sync(runs.read_task_runs(second.id))
+            }
             assert states == {"flag": "Cached", "image": "Completed"}  # ...flagging not redone
             assert (output / "images" / "probe-image.fits").exists()
         finally:

@@ -34,7 +34,7 @@ def test_second_run_refuses_naming_the_holder_and_a_killed_holder_is_replaced(tm
         holder.send_signal(signal.SIGKILL)  # dies holding the lock: no cleanup runs
         holder.wait()
         holder.stdout.close()
-    with hold_output_dir(tmp_path, run="the next run"):
-        with pytest.raises(OutputBusyError, match="the next run"):
-            check_output_dir_free(tmp_path)
+    held = hold_output_dir(tmp_path, run="the next run")
+    with held, pytest.raises(OutputBusyError, match="the next run"):
+        check_output_dir_free(tmp_path)
     check_output_dir_free(tmp_path)

@@ -20,7 +20,10 @@ from fixtures_workbench import UNCLOSED_API_SOCKET, grid_settles, run_to_end, sy
 from flint.prefect import runs
 from flint.prefect.submit import ServeRunner, ServeSpec, submit
 
-pytestmark = [pytest.mark.slow, pytest.mark.wsclean, pytest.mark.aoflagger, UNCLOSED_API_SOCKET]
+pytestmark = [
+    pytest.mark.slow, pytest.mark.fault, pytest.mark.wsclean, pytest.mark.aoflagger,
+    UNCLOSED_API_SOCKET,
+]  # fmt: skip
 
 PROBE_FLOW = '''
 """flag -> image with flint's tasks on the workbench's cluster (tests only)."""

@@ -102,6 +102,7 @@ def demo_run(tmp_path_factory, prefect_home_server):
         os.environ.update(saved)
 
 
+@pytest.mark.fault
 def test_restart_reruns_only_unfinished_work(demo_run):
     _, _, _, finished_before, states = demo_run
     assert len(finished_before) == 3

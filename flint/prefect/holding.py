@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -40,4 +41,8 @@ def one_run_per_output_dir(function: Callable[..., Any]) -> Callable[..., Any]:
                 wait([item for item in result if isinstance(item, PrefectFuture)])
             return result
 
+    # Prefect reads the parameters' types from the signature: give it the function's own,
+    # with its annotations resolved (they are strings here, and names of its module)
+    run.__signature__ = inspect.signature(function, eval_str=True)
+    run.__annotations__ = typing.get_type_hints(function)
     return run

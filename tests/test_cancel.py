@@ -116,3 +116,58 @@ def test_cancel_during_wsclean_stops_it_and_a_new_run_resumes(
             assert (output / "images" / "probe-image.fits").exists()
         finally:
             runner.stop()
+
+
+CTRL_C_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from cancel_probe import probe
+from flint.prefect.running import run_flow
+try:
+    run_flow(probe, cluster=sys.argv[2], ms=sys.argv[3], output_dir=sys.argv[4])
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_ctrl_c_cancels_the_run_and_stops_its_tools(prefect_api, real_ms_readonly, tmp_path):
+    """``flint continuum``'s way (run_flow on a LocalCluster): Ctrl-C during wsclean marks
+    the run Cancelled and wsclean's process group is gone within 10 s."""
+    import signal
+    import subprocess
+    import sys
+
+    import yaml
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    (tmp_path / "cancel_probe.py").write_text(PROBE_FLOW)
+    cluster = tmp_path / "one-worker.yaml"
+    cluster.write_text(yaml.safe_dump({
+        "cluster_class": "distributed.LocalCluster",
+        "cluster_kwargs": {"n_workers": 1, "threads_per_worker": 2, "processes": True,
+                           "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"},
+    }))  # fmt: skip
+    output = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT, str(tmp_path), str(cluster),
+         str(real_ms_readonly), str(output)],
+    )  # fmt: skip
+    try:
+        wait_for(lambda: any(p.name() == "wsclean" for p in _tools_on(output)), 240, 0.2)
+        (wsclean,) = [p for p in _tools_on(output) if p.name() == "wsclean"]
+        process.send_signal(signal.SIGINT)
+        wait_for(lambda: not _group(wsclean.pid) and not _tools_on(output), 10, 0.1)
+        assert process.wait(timeout=60) != 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with get_client(sync_client=True) as client:
+        (run,) = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["cancel-probe"])),
+            sort=FlowRunSort.START_TIME_DESC,
+            limit=1,
+        )
+    assert run.state.type.value == "CANCELLED", run.state
+    assert "Ctrl-C" in (run.state.message or "")

@@ -10,6 +10,9 @@ from typing import Any
 
 from flint.runlock import hold_output_dir
 
+RUNNING: set[str] = set()
+"""Ids of the flint flow runs executing in this process (for Ctrl-C: :mod:`running`)."""
+
 
 def _this_run() -> tuple[str, dict]:
     from prefect.context import FlowRunContext
@@ -35,11 +38,17 @@ def one_run_per_output_dir(function: Callable[..., Any]) -> Callable[..., Any]:
 
         output_dir = signature.bind(*args, **kwargs).arguments["output_dir"]
         name, info = _this_run()
+        run_id = info.get("flow_run_id")
         with hold_output_dir(output_dir, run=name, info=info):
-            result = function(*args, **kwargs)
-            if isinstance(result, list):
-                wait([item for item in result if isinstance(item, PrefectFuture)])
-            return result
+            if run_id:
+                RUNNING.add(run_id)
+            try:
+                result = function(*args, **kwargs)
+                if isinstance(result, list):
+                    wait([item for item in result if isinstance(item, PrefectFuture)])
+                return result
+            finally:
+                RUNNING.discard(run_id)
 
     # Prefect reads the parameters' types from the signature: give it the function's own,
     # with its annotations resolved (they are strings here, and names of its module)

@@ -226,7 +226,7 @@ def _watch(
     while not done.wait(WATCH_INTERVAL_S):
         if timeout is not None and time.perf_counter() - started >= timeout:
             reason = "timed out"
-        elif any(_checked(check) for check in checks):
+        elif any(checked(check) for check in checks):
             reason = "cancelled"
         else:
             continue
@@ -236,7 +236,8 @@ def _watch(
         return
 
 
-def _checked(check: Callable[[], bool]) -> bool:
+def checked(check: Callable[[], bool]) -> bool:
+    """``check()``, False if it fails (an unreachable API never stops work)."""
     try:
         return bool(check())
     except Exception:  # a failing check (API down) never stops a tool

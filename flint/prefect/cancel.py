@@ -17,12 +17,18 @@ import threading
 import time
 from collections.abc import Callable
 
+from flint.errors import FlintError
+
 logger = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 2.0
 STOP_STATES = frozenset({"CANCELLING", "CANCELLED", "CRASHED", "FAILED"})
 _checked: dict[str, tuple[float, bool]] = {}
 _lock = threading.Lock()
+
+
+class TaskCancelled(FlintError, RuntimeError):
+    """A task did not start: its flow run had been cancelled or had ended."""
 
 
 def _state_type(flow_run_id: str) -> str:

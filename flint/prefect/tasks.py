@@ -35,7 +35,7 @@ from flint.calibration.bandpass import solve_bandpass
 from flint.calibration.repair import repair_solutions_file
 from flint.convolve import convolve_images
 from flint.demo import simulate_demo_calibrator, simulate_demo_field
-from flint.external import stopping_when
+from flint.external import checked, stopping_when
 from flint.flagging.aoflagger import run_aoflagger
 from flint.imaging.run import run_wsclean
 from flint.masking import make_clean_mask
@@ -47,7 +47,7 @@ from flint.prefect.cache import (
     InputIdentity,
     register_return_type,
 )
-from flint.prefect.cancel import stop_check
+from flint.prefect.cancel import TaskCancelled, stop_check
 from flint.selfcal import solve_selfcal_gains
 from flint.sourcefind import find_sources
 from flint.validation import validate
@@ -70,7 +70,10 @@ def flint_task(
 
     @functools.wraps(function)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with stopping_when(stop_check()):
+        stopped = stop_check()
+        if checked(stopped):  # the run was cancelled before this task reached a worker
+            raise TaskCancelled(f"{name}: not started, its flow run was cancelled or ended")
+        with stopping_when(stopped):
             return function(*args, **kwargs)
 
     return task(

@@ -77,7 +77,7 @@ def run_bane(
         run_tool(
             build_bane_command(image, scratch_base, options),
             log_path=Path(f"{Path(out_base).absolute()}.bane.log"),
-            timeout=scaled_timeout([image], 36_000.0, minimum=options.bane_timeout_s),
+            timeout=scaled_timeout([image], 6_000.0, minimum=options.bane_timeout_s),
             cwd=scratch,
         )
         os.replace(made.background, final.background)

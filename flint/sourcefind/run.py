@@ -28,7 +28,7 @@ from flint.sourcefind.options import SourceFindOptions
 
 logger = logging.getLogger(__name__)
 
-TOOL_SECONDS_PER_GB = 36_000.0
+TOOL_SECONDS_PER_GB = 6_000.0
 """BANE's and Aegean's timeouts per GB of image, beyond their options' minimum."""
 
 # Aegean's component columns and their types, for an empty catalogue

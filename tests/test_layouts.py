@@ -97,7 +97,7 @@ def test_bad_inputs_to_the_flows_fail_at_once_naming_the_file(tiny, tmp_path, fl
     assert_refused(
         flint("continuum", str(tiny["raw"]), "--beams", "1", "7", "--output", str(out),
               "--bandpass", str(tmp_path)),
-        f"{tiny['raw']}: no measurement set of beam(s) 7 (found beams 0, 1)",
+        f"{tiny['raw']}: beam(s) 7 requested but not found (found beams 0, 1)",
         out,
     )  # fmt: skip
     assert_refused(

@@ -14,9 +14,10 @@ just that into a new copy (the input is only ever read):
 4. Stokes factor: CASDA's ASKAPsoft products (I = XX + YY) are doubled to the usual
    I = (XX + YY) / 2, in the same step as the rotation.
 
-The copy carries a ``FLINT_PREPROCESSED`` keyword saying what was done and from what: a
-rerun finds it and does nothing, and :func:`~flint.ms.layout.detect_layout` reads it as
-"nothing left to do", so a copy is never processed twice.
+The copy carries a ``FLINT_PREPROCESSED`` keyword saying what was done and from what, which
+:func:`~flint.ms.layout.detect_layout` reads as "nothing left to do", so a copy is never
+processed twice; a rerun with the same input and steps finds the copy made by the same
+recipe (:class:`flint.identity.Recipe`) and does nothing.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import numpy as np
 
 from flint.askap.frames import receptor_angles_rad, to_sky
 from flint.askap.pointing import beam_pointing_rad
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path
 from flint.errors import MeasurementSetError
+from flint.identity import Recipe
 from flint.ms.access import check_ms, open_ms
 from flint.ms.columns import add_column, rename_column
 from flint.ms.layout import PREPROCESSED_KEYWORD, MSLayoutState, detect_layout
@@ -106,10 +108,13 @@ def preprocess_ms(
         "pol_axis_deg": state.pol_axis_deg,
         "calibrated": state.calibrated,
     }
-    reused = _finished_copy(output_ms, ms, record) if not overwrite else None
-    if reused is not None:
+    recipe = Recipe.of(
+        "preprocess", {"ms": ms}, {key: record[key] for key in record if key != "source"}
+    )
+    if not overwrite and recipe.made(output_ms):
+        with open_ms(output_ms) as tab:
+            centre = tuple(tab.getkeyword(PREPROCESSED_KEYWORD)["phase_centre_deg"])
         logger.info("%s already preprocessed from %s; reusing it", output_ms, ms)
-        centre = tuple(reused["phase_centre_deg"])
         return _result(output_ms, ms, state, steps, field, centre, skipped=True)
 
     with atomic_path(output_ms, overwrite=True) as working:
@@ -126,6 +131,7 @@ def preprocess_ms(
         centre = (float(ra % 360.0), float(dec))
         with open_ms(working, readonly=False) as tab:
             tab.putkeyword(PREPROCESSED_KEYWORD, {**record, "phase_centre_deg": list(centre)})
+    recipe.record(output_ms)
     logger.info(
         "Preprocessed %s -> %s (%s): %s; beam %d at (%.5f, %.5f) deg",
         ms, output_ms, state.layout, ", ".join(steps), state.beam, *centre,
@@ -146,18 +152,6 @@ def _result(ms, source, state, steps, field, centre, skipped) -> PreprocessResul
         calibrated=state.calibrated,
         skipped=skipped,
     )
-
-
-def _finished_copy(output_ms: Path, source: Path, record: dict) -> dict | None:
-    """The keyword of a complete copy made from ``source`` with ``record``, else None."""
-    if not (output_ms / "table.dat").exists() or not up_to_date([output_ms], [source]):
-        return None
-    with open_ms(output_ms) as tab:
-        if PREPROCESSED_KEYWORD not in tab.keywordnames():
-            return None
-        done = dict(tab.getkeyword(PREPROCESSED_KEYWORD))
-    same = {key: done.get(key) for key in record} == record | {"steps": list(record["steps"])}
-    return done if same else None
 
 
 def _fix_field_direction(ms: Path, beam: int) -> None:

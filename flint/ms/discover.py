@@ -93,7 +93,7 @@ def find_observation(
     missing = [beam for beam in wanted if beam not in by_beam]
     if missing:
         raise InputError(
-            f"no measurement set of beam(s) {', '.join(map(str, missing))} "
+            f"beam(s) {', '.join(map(str, missing))} requested but not found "
             f"(found beams {', '.join(map(str, sorted(by_beam)))})",
             directory,
         )

@@ -32,7 +32,7 @@ def _bandpass(args: argparse.Namespace) -> int:
     from flint.prefect.flows.bandpass import bandpass_flow, check_bandpass_inputs
     from flint.prefect.running import run_flow
 
-    observation, _ = check_bandpass_inputs(args.calibrator_dir, args.beams)
+    observation, _ = check_bandpass_inputs(args.calibrator_dir, args.beams)  # nothing written
     print(observation.describe())
 
     run_flow(
@@ -69,12 +69,11 @@ def register_continuum(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _continuum(args: argparse.Namespace) -> int:
-    from flint.prefect.flows.continuum import check_continuum_inputs, continuum_flow
+    from flint.prefect.flows.continuum import check_inputs, continuum_flow
     from flint.prefect.running import run_flow
 
-    observation, _ = check_continuum_inputs(args.science_dir, args.bandpass, args.beams)
-    print(observation.describe())
-
+    _, observation, _ = check_inputs(args.science_dir, args.bandpass, args.strategy, args.beams)
+    print(observation.describe())  # bad input failed above: nothing written
     results = run_flow(
         continuum_flow,
         cluster=args.cluster,

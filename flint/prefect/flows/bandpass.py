@@ -14,6 +14,7 @@ from flint.calibration.repair import RepairOptions
 from flint.errors import InputError
 from flint.ms import Observation, find_observation
 from flint.prefect.cluster import default_task_runner
+from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import (
     bind,
     labelled,
@@ -51,6 +52,7 @@ def check_bandpass_inputs(
 
 
 @flow(name="bandpass", task_runner=default_task_runner())
+@one_run_per_output_dir
 def bandpass_flow(
     calibrator_dir: Path,
     output_dir: Path,

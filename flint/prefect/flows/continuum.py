@@ -29,7 +29,7 @@ from prefect import flow
 from prefect.futures import PrefectFuture
 
 from flint.askap.preprocess import planned_steps
-from flint.calibration.apply import check_compatible, match_solutions
+from flint.calibration.apply import check_compatible, check_usable, match_solutions
 from flint.calibration.solutions import read_solutions
 from flint.convolve import conv_name
 from flint.errors import InputError
@@ -38,6 +38,7 @@ from flint.imaging.command import expected_products
 from flint.ms import MSLayoutState, Observation, find_observation, open_ms
 from flint.prefect import tasks
 from flint.prefect.cluster import default_task_runner
+from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import bind, labelled
 from flint.sourcefind import source_find_paths
 from flint.strategy import Strategy, load_strategy, options_for_round
@@ -117,14 +118,19 @@ def _start_beam(
     return _image(beam, stem, directory, round_ms, options, 0, strategy, output_dir, after)
 
 
-def check_continuum_inputs(
-    science_dir: Path, bandpass_dir: Path | None, beams: list[int] | None = None
-) -> tuple[Observation, dict[int, Path | None]]:
-    """The science beams and each one's solutions, checked before any work starts (the
-    command line calls it before starting a flow run, so bad input fails at once)."""
+def check_inputs(
+    science_dir: Path,
+    bandpass_dir: Path | None,
+    strategy: Path | None = None,
+    beams: list[int] | None = None,
+) -> tuple[Strategy, Observation, dict[int, Path | None]]:
+    """The strategy, the science beams and each one's solutions, checked before anything is
+    written (by the CLI before the flow starts, and by the flow): InputError naming the bad
+    file first."""
+    plan = load_strategy(strategy)
     observation = find_observation(science_dir, beams)
     bandpass = None if bandpass_dir is None else Path(bandpass_dir)
-    return observation, _bandpass_of_beams(observation, bandpass)
+    return plan, observation, _bandpass_of_beams(observation, bandpass)
 
 
 def _bandpass_of_beams(
@@ -153,7 +159,9 @@ def _bandpass_of_beams(
                 state.path,
             )
         chosen[beam] = match_solutions(state.path, candidates)
-        check_compatible(state.path, read_solutions(chosen[beam]))
+        solutions = read_solutions(chosen[beam])
+        check_compatible(state.path, solutions)
+        check_usable(state.path, solutions)
     return chosen
 
 
@@ -234,6 +242,7 @@ def _mosaic_round(chains: list[BeamChain], round_number: int, output_dir: Path, 
 
 
 @flow(name="continuum", task_runner=default_task_runner())
+@one_run_per_output_dir
 def continuum_flow(
     science_dir: Path,
     bandpass_dir: Path | None,
@@ -252,8 +261,7 @@ def continuum_flow(
     under ``science_dir``, if any).
     """
     output_dir = Path(output_dir)
-    plan = load_strategy(strategy)
-    observation, solutions = check_continuum_inputs(science_dir, bandpass_dir, beams)
+    plan, observation, solutions = check_inputs(science_dir, bandpass_dir, strategy, beams)
     logger.info("Science data: %s", observation.describe())
     output_dir.mkdir(parents=True, exist_ok=True)
     chains = []

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 from casacore.tables import table
@@ -21,6 +22,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from flint.calibration import read_solutions
 from flint.calibration.repair import RepairOptions
+from flint.ms import find_observation
 from flint.prefect.flows.bandpass import bandpass_flow, solutions_name
 from flint.prefect.running import run_flow
 from flint.prefect.runs import read_settled_task_runs
@@ -48,40 +50,42 @@ def _bandpass(scan, output: Path, repair: RepairOptions | None = None) -> dict[s
         calibrator_dir=scan.sbid_dir, output_dir=output, repair=repair, return_state=True
     )
     assert state.is_completed(), state
-    runs = run_coro_as_sync(read_settled_task_runs(state.state_details.flow_run_id, expected=4))
+    runs = run_coro_as_sync(read_settled_task_runs(state.state_details.flow_run_id, expected=6))
     return {run.name: run.state.name for run in runs}
 
 
-def _same_solutions(a: Path, b: Path) -> None:
-    for ms in SCAN_MS:
-        assert read_solutions(a / solutions_name(ms)).equals(read_solutions(b / solutions_name(ms)))
-
-
-SCAN_MS: list[Path] = []
+def _same_solutions(scan, a: Path, b: Path) -> None:
+    for state in find_observation(scan.sbid_dir).beams.values():
+        name = solutions_name(state.stem)
+        assert read_solutions(a / name).equals(read_solutions(b / name))
 
 
 @pytest.mark.slow
 def test_changed_option_and_input_redo_exactly_what_they_reach(scan, tmp_path, prefect_env):
-    SCAN_MS[:] = list(scan.measurement_sets)
     output = tmp_path / "bandpass"
-    names = ["repair-beam00", "repair-beam01", "solve-beam00", "solve-beam01"]
+    names = [
+        f"{stage}-beam0{beam}" for stage in ("preprocess", "solve", "repair") for beam in (0, 1)
+    ]
     assert _bandpass(scan, output) == dict.fromkeys(names, "Completed")
     assert _bandpass(scan, output) == dict.fromkeys(names, "Cached")
     stricter = RepairOptions(amplitude_sigma=4.0)
     assert _bandpass(scan, output, stricter) == {  # an option of the repair step only
+        "preprocess-beam00": "Cached", "preprocess-beam01": "Cached",
         "solve-beam00": "Cached", "solve-beam01": "Cached",
         "repair-beam00": "Completed", "repair-beam01": "Completed",
     }  # fmt: skip
     beam1 = scan.measurement_sets[1]
     with table(str(beam1), readonly=False, ack=False) as tab:  # new data for beam 1 only
-        tab.putcol("DATA", tab.getcol("DATA", 0, 100) * 1.01, 0, 100)
+        rows = np.flatnonzero(tab.getcol("FIELD_ID") == 1)[:100]  # in its own scan
+        tab.putcol("DATA", tab.getcol("DATA", int(rows[0]), 100) * 1.01, int(rows[0]), 100)
     assert _bandpass(scan, output, stricter) == {
-        "solve-beam00": "Cached", "repair-beam00": "Cached",
-        "solve-beam01": "Completed", "repair-beam01": "Completed",
+        "preprocess-beam00": "Cached", "solve-beam00": "Cached", "repair-beam00": "Cached",
+        "preprocess-beam01": "Completed", "solve-beam01": "Completed",
+        "repair-beam01": "Completed",
     }  # fmt: skip
     clean = tmp_path / "clean"
     assert set(_bandpass(scan, clean, stricter).values()) == {"Completed"}
-    _same_solutions(output, clean)  # what the reruns left equals a clean run's
+    _same_solutions(scan, output, clean)  # what the reruns left equals a clean run's
 
 
 def test_concurrent_run_on_the_same_output_is_refused_naming_it(scan, tmp_path, prefect_env):

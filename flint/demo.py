@@ -52,7 +52,8 @@ DEMO_SKIES: tuple[str, ...] = ("realistic", "simple")
 class DemoObservation:
     """Where the demo's simulated data and truth are."""
 
-    calibrator: SimulationResult
+    calibrator: SimulationResult | None
+    """``None`` for CASDA data (calibrated already)."""
     field: SimulationResult
 
 
@@ -71,13 +72,16 @@ def demo_image_half_width_deg() -> float:
 
 
 def demo_options(
-    beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1, sky: DemoSky = "realistic"
+    beams: tuple[int, ...] = DEMO_BEAMS,
+    seed: int = 1,
+    layout: str = "raw",
+    sky: DemoSky = "realistic",
 ) -> SimulationOptions:
-    """The simulation options of the demo field (the calibrator uses the same set-up).
-
-    The realistic sky is seen through a primary beam with sidelobes.
-    """
+    """The simulation options of the demo field (the calibrator uses the same set-up);
+    ``layout``: how the data are delivered (``raw``, as the telescope writes them). The
+    realistic sky is seen through a primary beam with sidelobes."""
     return SimulationOptions(
+        layout=layout,
         sbid=50001,
         field_name="DEMO_0635-31",
         beams=list(beams),
@@ -91,10 +95,13 @@ def demo_options(
 
 
 def simulate_demo_calibrator(
-    output_dir: str | os.PathLike[str], beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1
+    output_dir: str | os.PathLike[str],
+    beams: tuple[int, ...] = DEMO_BEAMS,
+    seed: int = 1,
+    layout: str = "raw",
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's PKS B1934-638 scan under ``output_dir/calibrator``."""
-    options = demo_options(tuple(beams), seed, sky="simple")  # on axis: any beam model
+    options = demo_options(tuple(beams), seed, layout, sky="simple")  # on axis: any beam
     return simulate_calibrator(
         Path(output_dir) / "calibrator",
         options.with_options(sbid=50000, duration_s=300.0, phase_rms_deg=0.0),
@@ -106,10 +113,11 @@ def simulate_demo_field(
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    layout: str = "raw",
     sky: DemoSky = "realistic",
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's science field under ``output_dir/field``."""
-    options = demo_options(tuple(beams), seed, sky)
+    options = demo_options(tuple(beams), seed, layout, sky)
     model = demo_sky(beams, min_flux_jy, seed, sky)
     logger.info("Demo sky (%s): %d components above %.1f mJy", sky, len(model), 1e3 * min_flux_jy)
     return simulate_field(Path(output_dir) / "field", model, options)
@@ -124,7 +132,7 @@ def demo_sky(
     """The demo's random sky (module docstring) around ``beams``."""
     if sky not in DEMO_SKIES:
         raise InputError(f"unknown demo sky {sky!r}; choose one of {', '.join(DEMO_SKIES)}")
-    options = demo_options(tuple(beams), seed, sky)
+    options = demo_options(tuple(beams), seed, sky=sky)
     footprint = Footprint(name=options.footprint, pitch_deg=options.pitch_deg)
     ras, decs = footprint.beam_centres(options.ra_deg, options.dec_deg, beams=list(beams))
     if sky == "realistic":
@@ -150,12 +158,16 @@ def simulate_demo(
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    layout: str = "raw",
     sky: DemoSky = "realistic",
 ) -> DemoObservation:
-    """Simulate (or find, on a rerun) the demo's calibrator scan and science field."""
+    """Simulate (or find, on a rerun) the demo's calibrator scan and science field (of
+    CASDA data, calibrated already, the field alone)."""
+    calibrator = (
+        None if layout == "casda" else simulate_demo_calibrator(output_dir, beams, seed, layout)
+    )
     return DemoObservation(
-        simulate_demo_calibrator(output_dir, beams, seed),
-        simulate_demo_field(output_dir, beams, min_flux_jy, seed, sky),
+        calibrator, simulate_demo_field(output_dir, beams, min_flux_jy, seed, layout, sky)
     )
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from flint.atomic import atomic_path, made_with, record_recipe, up_to_date
+from flint.atomic import atomic_path
+from flint.identity import Recipe
 from flint.imaging.options import WSCleanOptions, image_width_deg
 from flint.imaging.run import run_wsclean
 from flint.mosaic.headers import read_plane
@@ -156,12 +157,14 @@ def find_outliers(
     A rerun with the same inputs and options reads ``output`` back.
     """
     ms, output = Path(ms), Path(output)
-    recipe = {
-        "image": image.model_dump(mode="json"),
-        "options": options.model_dump(mode="json"),
-        "data_column": data_column,
-    }
-    if up_to_date([output], [ms]) and made_with(output, recipe):
+    recipe = Recipe.of(
+        "outliers",
+        {"ms": ms},
+        {"image": image, "options": options, "data_column": data_column},
+        tools=("wsclean",),
+        ignore=("MODEL_DATA",),
+    )
+    if recipe.made(output):
         return read_outliers(output)
     wide = run_wsclean(
         ms,
@@ -175,7 +178,7 @@ def find_outliers(
     outliers = detect_outliers(wide.image, centre, image_width_deg(image) / 2, options)
     with atomic_path(output, overwrite=True) as temporary:
         temporary.write_text(json.dumps([asdict(item) for item in outliers], indent=1))
-    record_recipe(output, recipe)
+    recipe.record(output)
     logger.info(
         "%s: %d bright source(s) outside the image to peel: %s",
         ms.name,

@@ -31,7 +31,8 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from flint.atomic import atomic_path, made_with, record_recipe, up_to_date
+from flint.atomic import atomic_path
+from flint.identity import Recipe, amend, identity, read_sidecar
 from flint.imaging.options import WSCleanOptions, angle_deg, shift_for
 from flint.imaging.run import run_wsclean
 from flint.ms import add_column, open_ms
@@ -210,13 +211,27 @@ def _model_sources(
         )
 
 
-def _done(marker: Path, ms: Path, recipe: dict) -> bool:
-    return up_to_date([marker], [ms]) and made_with(marker, recipe)
+_WRITTEN = ("MODEL_DATA", "PEELED_DATA", "OUTLIER_DATA", "FIELD_MODEL", "PEEL_RESIDUAL")
+"""Columns a peeling step writes into its measurement set (left out of its identity)."""
 
 
-def _finish(marker: Path, recipe: dict, count: int) -> None:
+def _recipe(step: str, ms: Path, options: dict) -> tuple[Recipe, tuple[dict | None, str]]:
+    """The step's recipe (the MS less the columns peeling writes) and the MS's sidecar and
+    identity before it writes them."""
+    recipe = Recipe.of(step, {"ms": ms}, options, tools=("wsclean",), ignore=_WRITTEN)
+    return recipe, (read_sidecar(ms), identity(ms, ignore=_WRITTEN))
+
+
+def _finish(
+    marker: Path, ms: Path, recipe: Recipe, before: tuple[dict | None, str], count: int
+) -> None:
+    """Record the columns written into ``ms`` (its identity follows them), then the marker."""
+    record, base = before
+    for column in _WRITTEN:
+        amend(ms, column, recipe.key, record, base)
+        record = read_sidecar(ms)
     marker.write_text(f"{count} source(s)\n")
-    record_recipe(marker, recipe)
+    recipe.record(marker)
 
 
 def subtract_outliers(
@@ -237,14 +252,18 @@ def subtract_outliers(
     ms, work_dir = Path(ms), Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     marker = work_dir / f"{ms.stem}.peeled"
-    recipe = {
-        "outliers": [vars(item) for item in outliers],
-        "image": image.model_dump(mode="json"),
-        "options": options.model_dump(mode="json"),
-        "data_column": data_column,
-        "field_model_column": field_model_column,
-    }
-    if _done(marker, ms, recipe):
+    recipe, before = _recipe(
+        "peel",
+        ms,
+        {
+            "outliers": [vars(item) for item in outliers],
+            "image": image,
+            "options": options,
+            "data_column": data_column,
+            "field_model_column": field_model_column,
+        },
+    )
+    if recipe.made(marker):
         logger.info("%s: outside sources already subtracted; skipping", ms.name)
         return PeelResult(ms, len(outliers), PEELED_COLUMN, skipped=True)
     with open_ms(ms) as tab:
@@ -274,7 +293,7 @@ def subtract_outliers(
         {OUTLIER_COLUMN: 1.0, PEELED_COLUMN: -1.0},
         full_resolution=False,
     )
-    _finish(marker, recipe, len(outliers))
+    _finish(marker, ms, recipe, before, len(outliers))
     return PeelResult(ms, len(outliers), PEELED_COLUMN)
 
 
@@ -293,12 +312,12 @@ def refine_bright(
     work_dir.mkdir(parents=True, exist_ok=True)
     marker = work_dir / f"{ms.stem}.refined"
     sources = bright_sources(restored_image, options)
-    recipe = {
-        "sources": [vars(item) for item in sources],
-        "image": image.model_dump(mode="json"),
-        "options": options.model_dump(mode="json"),
-    }
-    if _done(marker, ms, recipe):
+    recipe, before = _recipe(
+        "refine",
+        ms,
+        {"sources": [vars(item) for item in sources], "image": image, "options": options},
+    )
+    if recipe.made(marker):
         logger.info("%s: bright sources already refined; skipping", ms.name)
         return PeelResult(ms, len(sources), FIELD_COLUMN, skipped=True)
     for column in (FIELD_COLUMN, RESIDUAL_COLUMN):
@@ -313,5 +332,5 @@ def refine_bright(
     _model_sources(
         ms, sources, image, options, work_dir, "bright", {FIELD_COLUMN: 1.0}, full_resolution=True
     )
-    _finish(marker, recipe, len(sources))
+    _finish(marker, ms, recipe, before, len(sources))
     return PeelResult(ms, len(sources), FIELD_COLUMN)

@@ -17,7 +17,11 @@ def register_bandpass(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bandpass", help="flag and solve the bandpass of every beam of a PKS B1934-638 scan"
     )
-    parser.add_argument("calibrator_dir", type=Path, help="directory of the calibrator's beam MSs")
+    parser.add_argument(
+        "calibrator_dir",
+        type=Path,
+        help="directory of the calibrator's beam MSs (a raw calibrator block, or flint layout)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="where solutions go")
     parser.add_argument("--beams", type=int, nargs="+", help="only these beams")
     _cluster_argument(parser)
@@ -25,8 +29,11 @@ def register_bandpass(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bandpass(args: argparse.Namespace) -> int:
-    from flint.prefect.flows.bandpass import bandpass_flow
+    from flint.prefect.flows.bandpass import bandpass_flow, check_bandpass_inputs
     from flint.prefect.running import run_flow
+
+    observation, _ = check_bandpass_inputs(args.calibrator_dir, args.beams)  # nothing written
+    print(observation.describe())
 
     run_flow(
         bandpass_flow,
@@ -45,8 +52,14 @@ def register_continuum(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "continuum", help="calibrate, image, self-calibrate, mosaic and validate every beam"
     )
-    parser.add_argument("science_dir", type=Path, help="directory of the science beam MSs")
-    parser.add_argument("--bandpass", type=Path, required=True, help="bandpass flow output")
+    parser.add_argument(
+        "science_dir", type=Path, help="directory of the science beam MSs (raw, CASDA or flint)"
+    )
+    parser.add_argument(
+        "--bandpass",
+        type=Path,
+        help="bandpass flow output (required, except for calibrated CASDA data)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="where products go")
     parser.add_argument("--strategy", type=Path, help="strategy YAML (default: packaged)")
     parser.add_argument("--beams", type=int, nargs="+", help="only these beams")
@@ -56,9 +69,11 @@ def register_continuum(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _continuum(args: argparse.Namespace) -> int:
-    from flint.prefect.flows.continuum import continuum_flow
+    from flint.prefect.flows.continuum import check_inputs, continuum_flow
     from flint.prefect.running import run_flow
 
+    _, observation, _ = check_inputs(args.science_dir, args.bandpass, args.strategy, args.beams)
+    print(observation.describe())  # bad input failed above: nothing written
     results = run_flow(
         continuum_flow,
         cluster=args.cluster,
@@ -101,6 +116,12 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--beams", type=int, nargs="+", help="beams of the demo footprint")
     parser.add_argument(
+        "--layout",
+        choices=("raw", "casda", "flint"),
+        default="raw",
+        help="deliver the simulated data as the telescope (raw), CASDA or flint would (raw)",
+    )
+    parser.add_argument(
         "--sky",
         choices=("realistic", "simple"),
         default="realistic",
@@ -131,28 +152,34 @@ def _demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     ensure_prefect_server()
+    beams = tuple(args.beams or DEMO_BEAMS)
     observation = simulate_demo(
-        args.output / "data", beams=tuple(args.beams or DEMO_BEAMS), seed=args.seed, sky=args.sky
+        args.output / "data", beams=beams, seed=args.seed, layout=args.layout, sky=args.sky
     )
-    print(f"simulated: {observation.calibrator.sbid_dir} and {observation.field.sbid_dir}")
-    print(f"truth:     {observation.field.truth_dir}")
+    print(f"simulated ({args.sky} sky, {args.layout} layout): {observation.field.sbid_dir}")
+    if observation.calibrator is not None:
+        print(f"calibrator:  {observation.calibrator.sbid_dir}")
+    print(f"truth:       {observation.field.truth_dir}")
+    bandpass_dir = None
     with running_cluster(load_cluster_config(args.cluster)) as address:  # one for both flows
-        run_flow(
-            bandpass_flow,
-            scheduler_address=address,
-            calibrator_dir=observation.calibrator.sbid_dir,
-            output_dir=args.output / "bandpass",
-        )
+        if observation.calibrator is not None:
+            bandpass_dir = args.output / "bandpass"
+            run_flow(
+                bandpass_flow,
+                scheduler_address=address,
+                calibrator_dir=observation.calibrator.sbid_dir,
+                output_dir=bandpass_dir,
+            )
         results = run_flow(
             continuum_flow,
             scheduler_address=address,
             science_dir=observation.field.sbid_dir,
-            bandpass_dir=args.output / "bandpass",
+            bandpass_dir=bandpass_dir,
             output_dir=args.output / "continuum",
             strategy=demo_strategy_path(),
         )
     _print_results(results)
-    summary = demo_summary(results, time.perf_counter() - started, args.sky, layout="flint")
+    summary = demo_summary(results, time.perf_counter() - started, args.sky, args.layout)
     path = write_demo_summary(args.output, summary)
     print(f"summary: {path}")
     print(json.dumps(summary, indent=2))

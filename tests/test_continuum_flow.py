@@ -9,6 +9,7 @@ second run must find the finished work cached and compute only the rest.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,7 +27,13 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from flint.demo import demo_bright_sources, demo_strategy_path, simulate_demo
+from flint.demo import (
+    demo_bright_sources,
+    demo_strategy_path,
+    demo_summary,
+    simulate_demo,
+    write_demo_summary,
+)
 from flint.mosaic.headers import frequency_hz, pointing_deg
 from flint.prefect.flows.bandpass import bandpass_flow
 from flint.prefect.flows.continuum import continuum_flow
@@ -244,3 +251,20 @@ def test_mosaic_flux_of_a_source_seen_by_two_beams(demo_run):
     ratio = source["flux_cat"] / source["flux_jy"]
     print(f"two-beam source {source['flux_jy']:.3f} Jy: mosaic/true = {ratio:.3f}")
     assert abs(ratio - 1) <= 0.03
+
+
+def test_demo_summary_holds_the_runs_numbers(demo_run, tmp_path):
+    """``flint demo``'s summary.json: each beam's thermal ratio, completeness and median flux
+    ratio as the flow computed them, and what was run."""
+    _, _, results, _, _ = demo_run
+    (validation,) = [r for r in results if isinstance(r, ValidationResult)]
+    limits = {r.residual.name.split(".beam")[1][:2]: r.ratio for r in results
+              if isinstance(r, ThermalLimit)}  # fmt: skip
+    path = write_demo_summary(tmp_path, demo_summary(results, 12.5, "realistic", "raw"))
+    summary = json.loads(path.read_text())
+    assert path.name == "summary.json"
+    assert summary["thermal_ratio"] == {str(int(beam)): ratio for beam, ratio in limits.items()}
+    assert list(summary["thermal_ratio"]) == ["14", "15", "20"]
+    assert summary["completeness"] == validation.summary.completeness_above_snr
+    assert summary["median_flux_ratio"] == validation.summary.median_flux_ratio
+    assert (summary["wall_s"], summary["sky"], summary["layout"]) == (12.5, "realistic", "raw")

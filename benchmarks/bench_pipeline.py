@@ -206,6 +206,7 @@ def _near_bright(workdir: Path, seed: int) -> dict:
     from astropy.io import fits
 
     from flint.demo import demo_bright_sources
+    from flint.errors import InputError
     from flint.mosaic.headers import pointing_deg
     from flint.validation.thermal import thermal_limit_near
 
@@ -216,9 +217,13 @@ def _near_bright(workdir: Path, seed: int) -> dict:
             residual = max(beam_dir.glob("images/*round*-MFS-residual.fits"))
             (noise,) = beam_dir.glob("images/*noise-MFS-image.fits")
             centre = SkyCoord(*pointing_deg(fits.getheader(residual)), unit="deg")
-            if centre.separation(SkyCoord(ra, dec, unit="deg")).deg <= 3.5:
+            if centre.separation(SkyCoord(ra, dec, unit="deg")).deg > 3.5:
+                continue
+            try:
                 near = thermal_limit_near(residual, noise, ra, dec, 1.0)
-                ratios.setdefault(name, {})[beam_dir.name] = near.ratio
+            except InputError:  # no pixel of this image within 1 deg of it
+                continue
+            ratios.setdefault(name, {})[beam_dir.name] = near.ratio
     return ratios
 
 

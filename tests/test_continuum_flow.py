@@ -34,6 +34,7 @@ from flint.demo import (
     simulate_demo,
     write_demo_summary,
 )
+from flint.errors import InputError
 from flint.mosaic.headers import frequency_hz, pointing_deg
 from flint.prefect.flows.bandpass import bandpass_flow
 from flint.prefect.flows.continuum import continuum_flow
@@ -222,7 +223,10 @@ def test_residual_near_bright_sources_outside_the_images(demo_run):
             centre = SkyCoord(*pointing_deg(fits.getheader(residual)), unit="deg")
             if centre.separation(SkyCoord(ra, dec, unit="deg")).deg > 3.5:
                 continue  # too far from this image's edge to have pixels within 1 deg
-            near = thermal_limit_near(residual, noise, ra, dec, 1.0)
+            try:
+                near = thermal_limit_near(residual, noise, ra, dec, 1.0)
+            except InputError:  # beyond a corner: no pixel within 1 deg
+                continue
             print(f"{name} source, {beam_dir.name}: {near.ratio:.3f} x the noise image nearby")
             assert near.ratio <= 1.10, (name, beam_dir.name, near.ratio)
             checked += 1

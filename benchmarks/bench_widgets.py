@@ -30,7 +30,7 @@ from typing import Any
 
 from flint.prefect import runs
 from flint.prefect.runs import build_grid
-from flint_widgets._background import BACKGROUND
+from flint.prefect.workbench._background import BACKGROUND
 from flint_widgets.runs import POLL_SECONDS, RunsPanel, grid_html
 
 STATES = ("COMPLETED", "RUNNING", "PENDING", "FAILED")

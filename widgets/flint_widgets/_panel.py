@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import ipywidgets as w
 import traitlets
 
-from flint_widgets._background import BACKGROUND
+from flint.prefect.workbench._background import BACKGROUND
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from flint_widgets._background import BACKGROUND
+from flint.prefect.workbench._background import BACKGROUND
 from flint_widgets._cluster_manager import (
     DASHBOARD_PLOTS,
     ClusterManager,

@@ -11,7 +11,7 @@ import ipywidgets as w
 from flint.prefect.choices import FLINT_FLOWS
 from flint.prefect.cluster import CLUSTER_ADDRESS_ENV
 from flint.prefect.submit import FlowChoice, ServeRunner, ServeSpec, Submission, connect, submit
-from flint_widgets._background import BACKGROUND
+from flint.prefect.workbench._background import BACKGROUND
 from flint_widgets._form import OptionsForm
 from flint_widgets._panel import Panel, busy
 

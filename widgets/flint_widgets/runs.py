@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from flint.prefect import runs
 from flint.prefect.submit import ui_url
-from flint_widgets._background import BACKGROUND
+from flint.prefect.workbench._background import BACKGROUND
 from flint_widgets._panel import Panel, busy
 
 POLL_SECONDS = 1.0

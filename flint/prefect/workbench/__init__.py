@@ -14,12 +14,27 @@ Importable without ipywidgets or bokeh; panels in ``flint_widgets`` are views ov
 
 from flint.prefect.workbench._background import BACKGROUND, Background
 from flint.prefect.workbench.cluster import ClusterManager, ClusterStatus, Job, TestReport
+from flint.prefect.workbench.explore import Explorer, identify
+from flint.prefect.workbench.follower import Change, RunFollower
+from flint.prefect.workbench.results import MOSAIC, ResultsBrowser, RoundImage, ThermalRatio
+from flint.prefect.workbench.session import Session
+from flint.prefect.workbench.submitter import FlowSubmitter
 
 __all__ = [
     "BACKGROUND",
+    "MOSAIC",
     "Background",
+    "Change",
     "ClusterManager",
     "ClusterStatus",
+    "Explorer",
+    "FlowSubmitter",
     "Job",
+    "ResultsBrowser",
+    "RoundImage",
+    "RunFollower",
+    "Session",
     "TestReport",
+    "ThermalRatio",
+    "identify",
 ]

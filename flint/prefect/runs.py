@@ -55,6 +55,7 @@ STAGE_ORDER = (
     "mosaic",
     "find",
     "validate",
+    "publish",
 )
 """Pipeline order of the stages within a round; unknown stages follow in the order first seen."""
 BEFORE_ROUNDS = frozenset(
@@ -171,6 +172,7 @@ class TaskRunInfo(_Model):
     state_name: str = "Pending"
     state_time: datetime | None = None
     """When the current state was entered (orders updates that arrive out of order)."""
+    state_message: str = ""
     created: datetime | None = None
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -314,6 +316,7 @@ def task_info(task_run: Any) -> TaskRunInfo:
         state_type=state.type.value if state else "PENDING",
         state_name=state.name if state else "Pending",
         state_time=state.timestamp if state else None,
+        state_message=(state.message or "") if state else "",
         created=task_run.expected_start_time or task_run.created,
         start_time=task_run.start_time,
         end_time=task_run.end_time,
@@ -341,6 +344,7 @@ def task_info_from_event(event: Any) -> TaskRunInfo | None:
         state_type=state_type,
         state_name=resource.get("prefect.state-name") or state_type.title(),
         state_time=datetime.fromisoformat(stamp) if stamp else event.occurred,
+        state_message=resource.get("prefect.state-message") or "",
         created=when("expected_start_time"),
         start_time=when("start_time"),
         end_time=end if end or state_type not in TERMINAL_STATES else event.occurred,

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from flint.atomic import atomic_path
 from flint.errors import InputError, SkyModelError
 from flint.naming import askap_ms_name, sbid_directory_name
+from flint.progress import report
 from flint.simulation import corruptions as corrupt
 from flint.simulation.array_layout import askap_layout, baseline_indices
 from flint.simulation.observation import SimulationOptions, n_integrations, spectral_setup
@@ -439,6 +440,7 @@ def simulate_beam(plan: BeamPlan, options: SimulationOptions, truth_dir: Path) -
                 logger.info(
                     "Beam %02d: integrations %d-%d of %d written", plan.beam, first + 1, last, ntime
                 )
+                report(f"simulate beam {plan.beam:02d}", last, ntime)
 
     name = _prefix(plan)
     sky_table = beam_sky.to_table()

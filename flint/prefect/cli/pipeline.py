@@ -24,13 +24,28 @@ def register_bandpass(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_bandpass)
 
 
+def _beam_count(directory: Path, beams: list[int] | None) -> int | None:
+    """How many beams a flow will process (for its progress bars); None if not known yet."""
+    from flint.ms import find_beam_measurement_sets
+
+    try:
+        return len(find_beam_measurement_sets(directory, beams))
+    except Exception:  # the flow itself reports what is wrong with the directory
+        return None
+
+
 def _bandpass(args: argparse.Namespace) -> int:
+    from flint.prefect.progress import quiet_console
+
+    quiet_console(args.verbose)  # before Prefect is imported
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.running import run_flow
 
     run_flow(
         bandpass_flow,
         cluster=args.cluster,
+        progress=True,
+        n_beams=_beam_count(args.calibrator_dir, args.beams),
         calibrator_dir=args.calibrator_dir,
         output_dir=args.output,
         beams=args.beams,
@@ -56,12 +71,17 @@ def register_continuum(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _continuum(args: argparse.Namespace) -> int:
+    from flint.prefect.progress import quiet_console
+
+    quiet_console(args.verbose)  # before Prefect is imported
     from flint.prefect.flows.continuum import continuum_flow
     from flint.prefect.running import run_flow
 
     results = run_flow(
         continuum_flow,
         cluster=args.cluster,
+        progress=True,
+        n_beams=_beam_count(args.science_dir, args.beams),
         science_dir=args.science_dir,
         bandpass_dir=args.bandpass,
         output_dir=args.output,
@@ -69,12 +89,13 @@ def _continuum(args: argparse.Namespace) -> int:
         beams=args.beams,
         truth=args.truth,
     )
-    _print_results(results)
+    _print_results(results, args.output)
     return 0
 
 
-def _print_results(results: list) -> None:
-    """The validation summary and each beam's distance from the thermal limit."""
+def _print_results(results: list, output_dir: Path | None = None) -> None:
+    """The final summary: each beam's distance from the thermal limit, the validation
+    summary, and where the products and the tools' logs are."""
     from flint.validation import ValidationResult
     from flint.validation.thermal import ThermalLimit
 
@@ -89,6 +110,8 @@ def _print_results(results: list) -> None:
         if isinstance(result, ValidationResult):
             print(result.summary.describe())
             print(f"validation figure: {result.figure}")
+    if output_dir is not None:
+        print(f"products: {output_dir} (tool logs beside them: beamNN/images/*.log, */logs/)")
 
 
 def register_demo(subparsers: argparse._SubParsersAction) -> None:
@@ -105,31 +128,43 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from flint.prefect.progress import TerminalReporter, quiet_console
+
+    quiet_console(args.verbose)  # before Prefect is imported
     from flint.demo import DEMO_BEAMS, demo_strategy_path, simulate_demo
     from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.flows.continuum import continuum_flow
     from flint.prefect.running import run_flow
     from flint.prefect.server.embedded import ensure_prefect_server
+    from flint.progress import listening
 
     ensure_prefect_server()
-    observation = simulate_demo(args.output / "data", beams=tuple(args.beams or DEMO_BEAMS))
-    print(f"simulated: {observation.calibrator.sbid_dir} and {observation.field.sbid_dir}")
-    print(f"truth:     {observation.field.truth_dir}")
+    beams = tuple(args.beams or DEMO_BEAMS)
+    with TerminalReporter() as reporter, listening(reporter.core):
+        observation = simulate_demo(args.output / "data", beams=beams)
+        reporter.say(
+            f"simulated: {observation.calibrator.sbid_dir} and {observation.field.sbid_dir}"
+        )
+        reporter.say(f"truth:     {observation.field.truth_dir}")
     with running_cluster(load_cluster_config(args.cluster)) as address:  # one for both flows
         run_flow(
             bandpass_flow,
             scheduler_address=address,
+            progress=True,
+            n_beams=len(beams),
             calibrator_dir=observation.calibrator.sbid_dir,
             output_dir=args.output / "bandpass",
         )
         results = run_flow(
             continuum_flow,
             scheduler_address=address,
+            progress=True,
+            n_beams=len(beams),
             science_dir=observation.field.sbid_dir,
             bandpass_dir=args.output / "bandpass",
             output_dir=args.output / "continuum",
             strategy=demo_strategy_path(),
         )
-    _print_results(results)
+    _print_results(results, args.output)
     return 0

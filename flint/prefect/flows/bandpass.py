@@ -11,6 +11,7 @@ from prefect.futures import PrefectFuture
 from flint.calibration.bandpass import BandpassOptions
 from flint.calibration.repair import RepairOptions
 from flint.ms import find_beam_measurement_sets
+from flint.prefect.artifacts import publish_results
 from flint.prefect.cluster import default_task_runner
 from flint.prefect.tasks import bind, labelled, repair_solutions_task, solve_bandpass_task
 
@@ -42,6 +43,7 @@ def bandpass_flow(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     futures: list[PrefectFuture] = []
+    products: list[Path] = []
     for beam, (ms, _) in find_beam_measurement_sets(calibrator_dir, beams).items():
         raw = output_dir / solutions_name(ms, repaired=False)
         with labelled("solve", beam):
@@ -53,5 +55,10 @@ def bandpass_flow(
                 raw, output_dir / solutions_name(ms), options=repair, wait_for=[solved]
             )
         futures += [solved, repaired]
+        products.append(output_dir / solutions_name(ms))
     logger.info("Bandpass of %d beam(s) submitted", len(futures) // 2)
-    return futures
+    with labelled("publish"):
+        published = bind(publish_results, output_dir).submit(
+            output_dir, [], products, "Bandpass solutions", wait_for=futures
+        )
+    return [*futures, published]

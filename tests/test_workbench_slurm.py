@@ -66,3 +66,31 @@ def test_scale_turns_adapt_off_and_adapt_turns_it_back_on(slurm, prefect_api, tm
     finally:
         left = manager.stop()
     assert left == [] and squeue() == []
+
+
+def test_test_job_reports_whether_a_worker_connects_and_why_not(slurm, tmp_path):
+    manager = ClusterManager()
+    manager.load(str(slurm_yaml(tmp_path / "ok.yaml", tmp_path / "logs")))
+    report = manager.test(timeout=120)
+    assert report.ok, report
+    assert report.job_id and report.host and "ran a task" in report.message
+    # a job that dies before its worker starts: its state, exit code and error output
+    prologue = ["echo 'no scratch space on this node' >&2", "exit 3"]
+    manager.load(
+        str(slurm_yaml(tmp_path / "dies.yaml", tmp_path / "logs", job_script_prologue=prologue))
+    )
+    report = manager.test(timeout=60)
+    assert not report.ok and report.job_id
+    assert (
+        f"job {report.job_id} ended FAILED" in report.message and "exit code 3:0" in report.message
+    )
+    assert "no scratch space on this node" in report.log_tail
+    # a job the batch system refuses outright
+    bad = ["--no-requeue", "--partition=nosuch"]
+    manager.load(
+        str(slurm_yaml(tmp_path / "refused.yaml", tmp_path / "logs", job_extra_directives=bad))
+    )
+    report = manager.test(timeout=60)
+    assert not report.ok and report.job_id is None
+    assert "refused" in report.message and "partition" in report.message.lower()
+    assert squeue() == []

@@ -24,8 +24,9 @@ from flint.ms.access import check_ms, open_ms
 Progress = Callable[[int, int], None]
 ROW_CHUNK = 20_000
 """Rows read at a time (a DATA chunk of 20,000 rows x 288 channels x 4 is about 180 MB)."""
-CHANNEL_GROUPS = 8
-"""Amplitudes are averaged into at most this many frequency groups (each its own uv distance)."""
+CHANNELS_SHOWN = 8
+"""Amplitudes are shown for at most this many channels, spread over the band: single
+channels, not averages (a vector average over a wide band decorrelates off-centre sources)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class UVCoverage:
 
 @dataclass(frozen=True)
 class AmplitudeVsUV:
-    """Stokes I amplitude against uv distance: sampled points, and the mean of every row read
-    in uv-distance bins."""
+    """Stokes I amplitude of single channels against uv distance: sampled points, and their
+    mean in uv-distance bins."""
 
     uv_klambda: np.ndarray
     amplitude: np.ndarray
@@ -127,34 +128,32 @@ def amplitude_vs_uvdist(
     n_bins: int = 60,
     progress: Progress | None = None,
 ) -> AmplitudeVsUV:
-    """Stokes I amplitude (unflagged, averaged into at most :data:`CHANNEL_GROUPS` frequency
-    groups per row) against uv distance, from at most ``max_points / groups`` rows."""
+    """Unflagged Stokes I amplitude of up to :data:`CHANNELS_SHOWN` channels across the band
+    (each at its own uv distance) against uv distance, from at most
+    ``max_points / channels`` rows."""
     path = check_ms(ms)
     freqs = _frequencies(path)
-    groups = np.array_split(np.arange(len(freqs)), min(CHANNEL_GROUPS, len(freqs)))
-    group_freq = np.array([freqs[g].mean() for g in groups])
+    channels = np.unique(np.linspace(0, len(freqs) - 1, min(CHANNELS_SHOWN, len(freqs))).round())
+    channels = channels.astype(int)
     uvdist, amplitude = [], []
     with open_ms(path) as tab:
         if column not in tab.colnames():
             raise InputError(f"no column {column}", path)
         n_rows = tab.nrows()
-        stride = _stride(n_rows, max_points // len(groups))
+        stride = _stride(n_rows, max_points // len(channels))
         for start, count in _chunks(n_rows, stride):
             uvw = tab.getcol("UVW", start, count, stride)
             cross = tab.getcol("ANTENNA1", start, count, stride) != tab.getcol(
                 "ANTENNA2", start, count, stride
             )
-            stokes, good = _stokes_i(
-                tab.getcol(column, start, count, stride), tab.getcol("FLAG", start, count, stride)
-            )
+            data = tab.getcol(column, start, count, stride)[:, channels]
+            flags = tab.getcol("FLAG", start, count, stride)[:, channels]
+            stokes, good = _stokes_i(data, flags)
+            keep = cross[:, None] & good
             baseline_m = np.hypot(uvw[:, 0], uvw[:, 1])
-            for index, channels in enumerate(groups):
-                usable = good[:, channels]
-                n = usable.sum(axis=1)
-                total = np.where(usable, stokes[:, channels], 0).sum(axis=1)
-                keep = cross & (n > 0)
-                amplitude.append(np.abs(total[keep] / n[keep]))
-                uvdist.append(baseline_m[keep] * group_freq[index] / SPEED_OF_LIGHT / 1e3)
+            lambdas = baseline_m[:, None] * freqs[channels][None, :] / SPEED_OF_LIGHT / 1e3
+            amplitude.append(np.abs(stokes[keep]))
+            uvdist.append(lambdas[keep])
             if progress:
                 progress(min(n_rows, start + count * stride), n_rows)
     uv = np.concatenate(uvdist) if uvdist else np.zeros(0)
@@ -165,9 +164,8 @@ def amplitude_vs_uvdist(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.bincount(which, amp, minlength=n_bins) / counts
-    return AmplitudeVsUV(
-        uv, amp, 0.5 * (edges[1:] + edges[:-1]), mean, column, len(uv) // len(groups), n_rows
-    )
+    rows = len(range(0, n_rows, stride))
+    return AmplitudeVsUV(uv, amp, 0.5 * (edges[1:] + edges[:-1]), mean, column, rows, n_rows)
 
 
 def _selection(

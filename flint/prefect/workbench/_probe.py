@@ -13,10 +13,15 @@ from flint.prefect.workbench.cluster import TestReport, scontrol_job, squeue_job
 POLL_SECONDS = 1.0
 
 
-def _tail(path: str | None, lines: int = 15) -> str:
-    if not path or not Path(path).is_file():
+def _tail(path: str | None, job_id: str, lines: int = 15) -> str:
+    """The end of a job's error output (``%j``, ``%J``, ``%x`` patterns resolved)."""
+    if not path:
         return ""
-    return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    pattern = path.replace("%J", f"{job_id}*").replace("%j", job_id).replace("%x", "*")
+    found = sorted(Path(pattern).parent.glob(Path(pattern).name)) if "%" not in pattern else []
+    if not found:
+        return ""
+    return "\n".join(found[0].read_text(errors="replace").splitlines()[-lines:])
 
 
 async def _connected(cluster: Any, started: float) -> TestReport:
@@ -88,7 +93,7 @@ async def _follow_job(cluster: Any, job_id: str, started: float, timeout: float)
                 "its worker connected",
                 seconds=time.monotonic() - started,
                 job_id=job_id,
-                log_tail=_tail(info.get("StdErr")),
+                log_tail=_tail(info.get("StdErr"), job_id),
             )
         await asyncio.sleep(POLL_SECONDS)
     seconds = time.monotonic() - started

@@ -313,3 +313,33 @@ def test_grid_cells_are_coloured_by_state_and_show_run_times():
     data = grid_data(build_grid("r", [task]))
     assert data["state"] == ["FAILED"] and data["colour"] == ["#c62828"]
     assert data["beam"] == ["01"] and data["column"] == ["flag"] and data["label"] == ["2m05"]
+
+
+def test_explore_panel_draws_what_a_path_holds(real_ms, real_solutions_path):
+    import test_wsclean as wsclean_helpers  # module import: its tests are not collected here
+
+    from flint_widgets import ExplorePanel
+
+    wsclean_helpers.fill_point_source(real_ms, 98.25, -30.85, 2.0, noise_jy=0.1)
+    panel = ExplorePanel()
+    assert all(part.layout.display == "none" for part in (panel.ms, panel.solutions, panel.image))
+    assert panel.open_path(str(real_ms)).result(120) == "ms"
+    assert panel.ms.layout.display is None and panel.solutions.layout.display == "none"
+    assert "<th>antennas</th><td>36</td>" in panel.summary.value
+    assert len(panel.ms.uv_source.data["u"]) == 2 * 1890  # every cross-correlation, mirrored
+    amplitudes = np.asarray(panel.ms.amp_source.data["amp"])
+    assert abs(np.median(amplitudes) - 2.0) < 0.1  # the 2 Jy point source
+    assert panel.ms.flag_source.data["image"][0].shape == (3, 288)
+    panel.ms.antenna.value, panel.ms.other.value = 3, 4  # the baseline ak04-ak05
+    panel.ms.flags_button.click()
+    wait_for(lambda: "ak04-ak05" in panel.ms.waterfall.title.text, 30)
+    assert panel.open_path(str(real_solutions_path)).result(60) == "solutions"
+    assert panel.ms.layout.display == "none" and panel.solutions.layout.display is None
+    lines = panel.solutions.amp_source.data
+    assert lines["label"][:2] == ["ant 0 XX", "ant 0 YY"] and len(lines["label"]) == 12
+    assert len(panel.solutions.amp_flags.data["x"]) == 6 * 2 * 2  # 2 channels, 2 pols, 6 ants
+    panel.solutions.next_button.click()
+    wait_for(lambda: panel.solutions.amp_source.data["label"][0] == "ant 6 XX", 30)
+    assert panel.solutions.page_label.value == "antennas 6-11 (page 2 of 6)"
+    panel.open_path("/no/such/file.ms").exception(30)
+    assert panel.message_level == "error" and "no such file" in panel.message

@@ -32,6 +32,19 @@ def test_models_import_without_ipywidgets_or_bokeh():
     assert "RunFollower" in done.stdout and "Session" in done.stdout
 
 
+def test_core_reads_for_display_never_import_prefect_or_widgets():
+    """The science reads the Explore and Results panels draw are flint core."""
+    code = (
+        "import sys\n"
+        "for name in ('prefect', 'ipywidgets', 'bokeh', 'jupyter_bokeh'):\n"
+        "    sys.modules[name] = None\n"
+        "import flint.ms.views, flint.calibration.curves, flint.imaging.preview, flint.products\n"
+        "import flint.progress, flint.external\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def _follow(follower: RunFollower, flow_run_id: str) -> list[Change]:
     changes: list[Change] = []
     lock = threading.Lock()

@@ -47,9 +47,10 @@ class MSView(w.VBox):
         """The summary's columns and antennas in the pickers."""
         data = [c for c in summary.columns if c.endswith("DATA") and c != "MODEL_DATA"]
         self.column.options = data or ["DATA"]
+        self.column.value = self.column.options[0]
         antennas = [(name, i) for i, name in enumerate(summary.antennas)]
-        self.antenna.options = antennas
-        self.other.options = [("—", None), *antennas]
+        self.antenna.options, self.antenna.value = antennas, 0
+        self.other.options, self.other.value = [("—", None), *antennas], None
 
     def show_uv(self, coverage: Any) -> None:
         self.uv_source.data = {"u": coverage.u_klambda.tolist(), "v": coverage.v_klambda.tolist()}

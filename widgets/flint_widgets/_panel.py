@@ -86,6 +86,13 @@ class Panel(w.VBox):
         if not self._updating and (not args or args[0] is not None):
             action(*args)
 
+    def prepare_display(self) -> None:
+        """Bring bokeh views up to date before the panel is displayed (panels that have them)."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.prepare_display()
+        return super()._repr_mimebundle_(**kwargs)
+
     def notify(self, text: str, level: str = "info") -> None:
         """Show ``text`` in the panel's status line (safe from any thread)."""
         logger.debug("%s (%s): %s", type(self).__name__, level, text)

@@ -3,53 +3,15 @@ adapt, test job, batch jobs pending and running, the Dask dashboard inline)."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import ipywidgets as w
 
 from flint.prefect.workbench import ClusterStatus, Session, TestReport
-from flint.prefect.workbench.cluster import DASHBOARD_PLOTS, proxy_url
+from flint_widgets._cluster_html import dashboard_html, summary_html
 from flint_widgets._panel import Panel, busy
 
 STATUS_SECONDS = 1.0
-
-
-def _gib(value: int) -> str:
-    return f"{value / 2**30:.1f} GiB"
-
-
-def summary_html(status: ClusterStatus) -> str:
-    """One line: class, address, mode, workers, memory, batch jobs, dashboard link (pure)."""
-    if not status.running:
-        return "No cluster running."
-    jobs = (
-        ""
-        if status.jobs is None
-        else f" | jobs: {status.jobs_pending} pending, {status.jobs_running} running"
-    )
-    link = (
-        f' | <a href="{status.dashboard_url}" target="_blank">full dashboard</a>'
-        if status.dashboard_url
-        else ""
-    )
-    return (
-        f"<b>{html.escape(status.cluster_class)}</b> {html.escape(status.scheduler_address or '')}"
-        f' | <span class="flint-mode">{html.escape(status.describe_mode())}</span>'
-        f" | workers: {status.workers} | threads: {status.threads} | memory: "
-        f"{_gib(status.memory_used_bytes)} / {_gib(status.memory_bytes)}{jobs}{link}"
-    )
-
-
-def dashboard_html(port: int | None) -> str:
-    if port is None:
-        return ""
-    frames = "".join(
-        f'<iframe class="flint-dashboard" src="{proxy_url(port, plot)}" title="{plot}" '
-        f'style="width:100%;height:300px;border:0"></iframe>'
-        for plot in DASHBOARD_PLOTS
-    )
-    return f'<div style="display:flex;flex-direction:column">{frames}</div>'
 
 
 class ClusterPanel(Panel):

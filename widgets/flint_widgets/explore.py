@@ -88,14 +88,14 @@ class ExplorePanel(Panel):
             summary_html(what, self.explorer.summary) if self.explorer.summary else ""
         )
         if what == "ms":
-            self._updating = True
+            self._updating = True  # filling the pickers is not a user's pick
             try:
                 self.ms.offer(self.explorer.summary)
             finally:
                 self._updating = False
             self.ms.show_uv(await blocking(self.explorer.uv_coverage))
-            await self.draw_amplitudes.__wrapped__(self)
-            await self.draw_flags.__wrapped__(self)
+            await self._amplitudes()
+            await self._flags()
         elif what == "solutions":
             self.page = 0
             self._show_page(await blocking(self.explorer.bandpass_page, 0))
@@ -110,15 +110,20 @@ class ExplorePanel(Panel):
     @busy
     async def draw_amplitudes(self) -> Any:
         """Amplitude against uv distance of the chosen column."""
-        found = await self.session.background.blocking(
-            self.explorer.amplitudes, self.ms.column.value
-        )
-        self.ms.show_amplitudes(found)
-        return found
+        return await self._amplitudes()
 
     @busy
     async def draw_flags(self) -> Any:
         """The flag waterfall of the chosen antenna (or baseline, with a second antenna)."""
+        return await self._flags()
+
+    async def _amplitudes(self) -> Any:
+        column = self.ms.column.value
+        found = await self.session.background.blocking(self.explorer.amplitudes, column)
+        self.ms.show_amplitudes(found)
+        return found
+
+    async def _flags(self) -> Any:
         antenna, other = self.ms.antenna.value, self.ms.other.value
         baseline = None if other is None else (antenna, other)
         found = await self.session.background.blocking(self.explorer.waterfall, antenna, baseline)

@@ -64,10 +64,6 @@ class ResultsPanel(Panel):
         load_bokehjs()
         refresh((self.view.image_view, self.view.table_view, self.compared.view))
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        self.prepare_display()
-        return super()._repr_mimebundle_(**kwargs)
-
     @busy
     async def list_runs(self, limit: int = 50) -> list[runs.RunSummary]:
         """Offer the newest flow runs that name an output directory."""

@@ -65,13 +65,9 @@ class RunsPanel(Panel):
         return [self.refresh_button]
 
     def prepare_display(self) -> None:
-        """Bring the bokeh views up to date before the first display."""
-        refresh((self.table_view, self.view.grid_view))
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """Load BokehJS into the page and bring the bokeh views up to date (before display)."""
         load_bokehjs()
-        self.prepare_display()
-        return super()._repr_mimebundle_(**kwargs)
+        refresh((self.table_view, self.view.grid_view))
 
     @property
     def where(self) -> runs.RunFilter:

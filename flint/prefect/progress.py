@@ -1,5 +1,6 @@
 """The terminal while a flow runs: one line per task start and finish, a progress bar per
-stage and round, and the core's own progress (the simulation), drawn with rich.
+stage and round, and the core's own progress (the simulation), drawn with rich on one
+live status line.
 
 The lines come from the run follower (:class:`flint.prefect.workbench.RunFollower`, Prefect's
 events), the same reader the workbench's Runs panel uses; tools' output stays in their log
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flint.prefect.runs import TERMINAL_STATES, TaskRunInfo, parse_task_label
@@ -54,42 +56,66 @@ def _seconds(seconds: float | None) -> str:
     return f"{minutes}m{rest:02d}s" if minutes else f"{seconds:.1f} s"
 
 
+@dataclass
+class Bar:
+    """One progress bar: ``done`` of ``total`` units of ``description``."""
+
+    description: str
+    total: float
+    done: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def render(self, width: int = 10) -> str:
+        filled = round(width * min(1.0, self.done / self.total)) if self.total else 0
+        count = f"{self.done:g}/{self.total:g}"
+        return f"{self.description} {'━' * filled}{'─' * (width - filled)} {count}"
+
+
 class TerminalReporter:
-    """Listens to a run follower (``reporter(change)``) and to :mod:`flint.progress`."""
+    """Listens to a run follower (``reporter(change)``) and to :mod:`flint.progress`.
+
+    Lines are printed above one live status line holding every active bar side by side: a
+    terminal redraws that line in place, so only the printed lines add to what scrolls.
+    """
 
     def __init__(self, console: object | None = None, beams: int | None = None) -> None:
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.live import Live
 
         self.console = console or Console(file=sys.stderr, highlight=False)
         self.beams = beams
-        self.progress = Progress(
-            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=self.console, transient=True,
-        )  # fmt: skip
-        self._bars: dict[str, object] = {}
+        self.bars: dict[str, Bar] = {}
         self._columns: dict[str, dict] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._since = time.monotonic()
         self.lines = 0
         self.failed: list[TaskRunInfo] = []
         self.started: set[str] = set()
         self.finished: set[str] = set()
+        self.live = Live(
+            get_renderable=self._status, console=self.console, transient=True,
+            refresh_per_second=4, redirect_stdout=False, redirect_stderr=False,
+        )  # fmt: skip
 
     def __enter__(self) -> TerminalReporter:
-        self.progress.start()
+        self.live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        self.live.stop()
+
+    def _status(self) -> object:
+        from rich.text import Text
+
+        with self._lock:
+            bars = [bar.render() for bar in self.bars.values()]
+        minutes, seconds = divmod(int(time.monotonic() - self._since), 60)
+        text = Text(" · ".join([*bars, f"{minutes}:{seconds:02d}"]), no_wrap=True)
+        text.truncate(max(20, self.console.width - 1), overflow="ellipsis")
+        return text
 
     def say(self, text: str) -> None:
-        """One line above the bars."""
+        """One line above the live status."""
         with self._lock:
             self.lines += 1
             self.console.print(text, markup=False)
@@ -128,30 +154,31 @@ class TerminalReporter:
         whole = label.beam == "all"
         key = label.column + (" (all)" if whole else "")
         with self._lock:
-            bar = self._columns.setdefault(key, {"members": set(), "done": set(), "id": None})
-            bar["members"].add(task.id)
+            column = self._columns.setdefault(key, {"members": set(), "done": set()})
+            column["members"].add(task.id)
             if not started:
-                bar["done"].add(task.id)
-            total = len(bar["members"]) if whole else max(len(bar["members"]), self.beams or 0)
-            if bar["id"] is None and len(bar["done"]) < total:
+                column["done"].add(task.id)
+            total = (
+                len(column["members"]) if whole else max(len(column["members"]), self.beams or 0)
+            )
+            done = len(column["done"])
+            if done >= total:
+                self.bars.pop(key, None)
+                return
+            if key not in self.bars:
                 description = BAR_NAMES.get(label.stage, label.stage)
                 if label.round is not None:
-                    description += f" round {label.round}"
-                bar["id"] = self.progress.add_task(description, total=total)
-            if bar["id"] is not None:
-                self.progress.update(bar["id"], total=total, completed=len(bar["done"]))
-                if len(bar["done"]) >= total:
-                    self.progress.remove_task(bar["id"])
-                    bar["id"] = None
+                    description += f" {label.round}"
+                self.bars[key] = Bar(description, total)
+            self.bars[key].total, self.bars[key].done = total, done
 
     # --- the core's own progress (flint.progress) ----------------------------------------
     def core(self, step: str, done: float, total: float) -> None:
         with self._lock:
-            if step not in self._bars:
-                self._bars[step] = self.progress.add_task(step, total=total)
-            self.progress.update(self._bars[step], completed=done, total=total)
             if done >= total:
-                self.progress.remove_task(self._bars.pop(step))
+                self.bars.pop(step, None)
+            else:
+                self.bars.setdefault(step, Bar(step, total)).done = done
 
 
 @contextmanager

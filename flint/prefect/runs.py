@@ -306,6 +306,21 @@ def build_grid(
     )
 
 
+def with_event_state(run: RunSummary, event: Any) -> RunSummary:
+    """``run`` in the state a ``prefect.flow-run.*`` event reports (its times completed)."""
+    resource = event.resource
+    state_type = resource.get("prefect.state-type") or run.state_type
+    update: dict[str, Any] = {
+        "state_type": state_type,
+        "state_name": resource.get("prefect.state-name") or state_type.title(),
+    }
+    if state_type == "RUNNING" and run.start_time is None:
+        update["start_time"] = event.occurred
+    if state_type in TERMINAL_STATES and run.end_time is None:
+        update["end_time"] = event.occurred
+    return run.model_copy(update=update)
+
+
 def task_info(task_run: Any) -> TaskRunInfo:
     """A Prefect ``TaskRun`` as :class:`TaskRunInfo`."""
     state = task_run.state

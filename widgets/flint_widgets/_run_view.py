@@ -11,11 +11,32 @@ import ipywidgets as w
 from flint.prefect import runs
 from flint.prefect.submit import ui_url
 from flint_widgets._bokeh import BokehView
-from flint_widgets._figures import duration, grid_figure
+from flint_widgets._figures import duration, grid_figure, runs_table
 from flint_widgets._panel import STATE_COLOURS, shown
-from flint_widgets._run_data import grid_data
+from flint_widgets._run_data import grid_data, runs_data
 
 CELL_PX, ROW_PX = 64, 18
+
+
+class RunList(BokehView):
+    """The run table; ``on_pick(flow_run_id)`` is called when a row is clicked."""
+
+    def __init__(self, on_pick: Callable[[str], object]) -> None:
+        table, self.source = runs_table()
+
+        def picked(attr: str, old: object, new: list[int]) -> None:
+            if new:
+                on_pick(self.source.data["id"][new[0]])
+
+        self.source.selected.on_change("indices", picked)
+        super().__init__(table, "flint-runs")
+
+    def show(self, summaries: list[runs.RunSummary], followed: str | None) -> None:
+        """The runs; the followed one stays selected where it now is (a click on a row at its
+        old index would otherwise change nothing, and follow nothing)."""
+        self.source.data = runs_data(summaries)
+        ids = self.source.data["id"]
+        self.source.selected.indices = [ids.index(followed)] if followed in ids else []
 
 
 class RunView(w.VBox):
@@ -28,6 +49,7 @@ class RunView(w.VBox):
             [self.grid_view], layout=w.Layout(max_height="560px", overflow="auto")
         )
         self.header, self.totals = w.HTML(), w.HTML()
+        self.header.add_class("flint-run-header")
         self.task_log = w.Textarea(disabled=True, layout=w.Layout(width="100%", height="10em"))
         self.logs = w.Textarea(disabled=True, layout=w.Layout(width="100%", height="12em"))
         self.task_log.add_class("flint-task-log")

@@ -37,6 +37,7 @@ class ClusterPanel(Panel):
         self.maximum = w.BoundedIntText(value=4, min=1, max=10_000, description="max")
         self.adapt_button = w.Button(description="Adapt", tooltip="scale with the load")
         self.summary = w.HTML("No cluster running.")
+        self.summary.add_class("flint-cluster-summary")
         self.dashboard = w.HTML()
         self.config.observe(lambda _: self.load(), "value")
         self.start_button.on_click(lambda _: self.start())

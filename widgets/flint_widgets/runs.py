@@ -9,11 +9,9 @@ import ipywidgets as w
 
 from flint.prefect import runs
 from flint.prefect.workbench import Change, Session
-from flint_widgets._bokeh import BokehView, load_bokehjs, refresh
-from flint_widgets._figures import runs_table
+from flint_widgets._bokeh import load_bokehjs, refresh
 from flint_widgets._panel import Panel, busy
-from flint_widgets._run_data import runs_data
-from flint_widgets._run_view import RunView
+from flint_widgets._run_view import RunList, RunView
 
 STATES = ("RUNNING", "COMPLETED", "FAILED", "CANCELLED", "CANCELLING", "CRASHED", "PENDING",
           "SCHEDULED", "PAUSED")  # fmt: skip
@@ -35,9 +33,8 @@ class RunsPanel(Panel):
         self.prev_button = w.Button(icon="chevron-left", layout=w.Layout(width="3em"))
         self.next_button = w.Button(icon="chevron-right", layout=w.Layout(width="3em"))
         self.page_label = w.Label()
-        table, self.runs_source = runs_table()
-        self.runs_source.selected.on_change("indices", lambda attr, old, new: self._picked_run())
-        self.table_view = BokehView(table, "flint-runs")
+        self.table_view = RunList(on_pick=lambda flow_run_id: self.select(flow_run_id))
+        self.runs_source = self.table_view.source
         self.view = RunView(on_cell=lambda beam, column: self.show_task_log(beam, column))
         self.cancel_button = w.Button(description="Cancel", button_style="danger", icon="stop")
         self.retry_button = w.Button(description="Retry", button_style="warning", icon="redo")
@@ -95,10 +92,6 @@ class RunsPanel(Panel):
         self.view.clear()
         return self.session.background.submit(self.follower.follow(flow_run_id))
 
-    def _picked_run(self) -> None:
-        if indices := self.runs_source.selected.indices:
-            self.select(self.runs_source.data["id"][indices[0]])
-
     @busy
     async def show_task_log(self, beam: str, column: str) -> list[runs.LogLine]:
         """Show the log tail of the task in grid cell (``beam``, ``column``)."""
@@ -112,7 +105,7 @@ class RunsPanel(Panel):
     def _changed(self, change: Change) -> None:
         follower = self.follower
         if change.kind == "runs":
-            self.runs_source.data = runs_data(follower.runs)
+            self.table_view.show(follower.runs, follower.run.id if follower.run else None)
             end = min(follower.offset + follower.page_size, follower.total)
             start = follower.offset + 1 if follower.total else 0
             self.page_label.value = f"{start}–{end} of {follower.total}"

@@ -296,6 +296,8 @@ class RunFollower:
         infos = await runs.read_task_infos(flow_run_id)
         if self.run is None or run.id != self.run.id:
             return  # another run was followed meanwhile
+        if self.run.finished and not run.finished:
+            run = self.run  # the API has not recorded the final state an event brought yet
         changed = run != self.run
         if changed:
             self._set_run(run)
@@ -360,14 +362,20 @@ class RunFollower:
             await self.follow(flow_run_id)
             return
         if self.run is not None and flow_run_id == self.run.id:
-            run = await runs.read_flow_run(flow_run_id)
+            # the event's state, not a read: the server sends it as the state is recorded
+            run = runs.with_event_state(self.run, event)
             if run != self.run:
                 self._set_run(run)
                 self._emit("run")
                 if run.finished:
                     await self._read_new_logs()
                     await self._read_run(run.id)  # task states that went unreported
-        if any(r.id == flow_run_id for r in self.runs) or (self.offset == 0 and self.runs):
+        if any(r.id == flow_run_id for r in self.runs):
+            self.runs = [
+                runs.with_event_state(r, event) if r.id == flow_run_id else r for r in self.runs
+            ]
+            self._emit("runs")
+        elif self.offset == 0 and self.runs:  # a new run: read the first page again
             self.runs, self.total = await runs.list_flow_runs(
                 self.where, self.page_size, self.offset
             )

@@ -80,7 +80,7 @@ class TerminalCapture:
 
         text = b"".join(self.chunks).decode(errors="replace")
         text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
-        lines = [line.split("\r")[-1] for line in text.split("\n")]
+        lines = [line.rstrip("\r").split("\r")[-1] for line in text.split("\n")]
         return [line for line in lines if line.strip() and "━" not in line]
 
 

@@ -13,8 +13,9 @@ from flint_widgets._bokeh import BokehView
 from flint_widgets._figures import PALETTE, waterfall_figure, xy_figure
 
 
-def _finite(values: np.ndarray) -> list:
-    return [None if not np.isfinite(v) else float(v) for v in values]
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Values as floats; NaN (not None, which bokeh would draw as 0) breaks a line."""
+    return np.asarray(values, dtype=float)
 
 
 class MSView(w.VBox):
@@ -58,7 +59,7 @@ class MSView(w.VBox):
     def show_amplitudes(self, amplitudes: Any) -> None:
         self.amp_source.data = {"uv": amplitudes.uv_klambda.tolist(),
                                 "amp": amplitudes.amplitude.tolist()}  # fmt: skip
-        self.mean_source.data = {"uv": amplitudes.bin_centres_klambda.tolist(),
+        self.mean_source.data = {"uv": amplitudes.bin_centres_klambda,
                                  "mean": _finite(amplitudes.bin_mean)}  # fmt: skip
         self.figures["amplitude"].title.text = f"amplitude ({amplitudes.column})"
 
@@ -112,7 +113,7 @@ class SolutionsView(w.VBox):
                 curve.amplitude, ("solid", "dashed", "dotted", "dotdash"), strict=False
             ):
                 for data, values in ((amp, curve.amplitude[pol]), (phase, curve.phase_deg[pol])):
-                    for key, value in (("xs", curve.channels.tolist()), ("ys", _finite(values)),
+                    for key, value in (("xs", curve.channels.astype(float)), ("ys", _finite(values)),
                                        ("colour", colour), ("dash", dash),
                                        ("label", f"ant {curve.antenna} {pol}")):  # fmt: skip
                         data[key].append(value)

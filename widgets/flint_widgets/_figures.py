@@ -101,6 +101,9 @@ def waterfall_figure() -> tuple[Any, Any]:
     source = ColumnDataSource(
         {"image": [np.zeros((1, 1))], "x": [0], "y": [0], "dw": [1], "dh": [1]}
     )
-    mapper = LinearColorMapper(palette="Viridis256", low=0, high=1, nan_color="white")
+    from bokeh.palettes import Reds256
+
+    # nothing flagged white, everything flagged dark red
+    mapper = LinearColorMapper(palette=Reds256[::-1], low=0, high=1, nan_color="#dddddd")
     fig.image("image", x="x", y="y", dw="dw", dh="dh", source=source, color_mapper=mapper)
     return fig, source

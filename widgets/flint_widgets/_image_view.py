@@ -71,7 +71,7 @@ class ImageView(w.VBox):
         self.image_view = BokehView(self.figure, "flint-image")
         self.table_view = BokehView(self.table, "flint-catalogue")
         self.controls = w.HBox([self.stretch, self.limits])
-        super().__init__([self.controls, self.image_view, self.table_view])
+        super().__init__([self.controls, self.image_view])
         self.clear()
 
     @property
@@ -108,14 +108,16 @@ class ImageView(w.VBox):
         self.table.columns = [TableColumn(field=c, title=c) for c in columns]
         self.catalogue = catalogue
         self._overlay()
-        shown(self.table_view, True)
+        if self.table_view not in self.children:  # added visible (a table laid out while
+            self.table_view.refresh()  # hidden shows no rows), as it is now (changes made
+            self.children = [*self.children, self.table_view]  # undisplayed were not sent)
 
     def clear_catalogue(self) -> None:
         self.catalogue = None
         self.table_source.data = {}
         self.table.columns = []
         self.points.data = {"x": [], "y": []}
-        shown(self.table_view, False)
+        self.children = [child for child in self.children if child is not self.table_view]
 
     def _overlay(self) -> None:
         catalogue, preview = self.catalogue, self.preview

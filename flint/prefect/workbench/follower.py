@@ -123,8 +123,9 @@ class RunFollower:
     # --- the followed run ---------------------------------------------------------------
     async def follow(self, flow_run_id: str) -> runs.RunSummary:
         """Follow ``flow_run_id``: read it, its task runs and logs once, then keep them live."""
-        run = await runs.read_flow_run(flow_run_id)
-        infos = await runs.read_task_infos(flow_run_id)
+        run, infos = await asyncio.gather(
+            runs.read_flow_run(flow_run_id), runs.read_task_infos(flow_run_id)
+        )
         self.run, self.logs, self._ended_at = run, [], None
         self.tasks = {info.id: info for info in infos}
         self._regrid()

@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flint.prefect.workbench.cluster import TestReport, scontrol_job, squeue_jobs
+from flint.prefect.workbench._queue import scontrol_job, squeue_jobs
+from flint.prefect.workbench.cluster import TestReport
 
 POLL_SECONDS = 1.0
 

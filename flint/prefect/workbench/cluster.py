@@ -15,23 +15,12 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from flint.errors import FlintError, ToolError
+from flint.errors import FlintError
 from flint.external import run_tool
+from flint.prefect.workbench._queue import SQUEUE_TIMEOUT, Job, squeue_jobs
 
 logger = logging.getLogger(__name__)
 DASHBOARD_PLOTS = ("individual-task-stream", "individual-progress", "individual-workers-memory")
-SQUEUE_TIMEOUT = 10.0
-
-
-class Job(BaseModel):
-    """One batch job of a job-queue cluster."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    state: str
-    """SLURM's state (PENDING, RUNNING...), ``GONE`` once the queue no longer lists it."""
-    reason: str = ""
 
 
 class ClusterStatus(BaseModel):
@@ -107,45 +96,6 @@ def dashboard_port(cluster: Any) -> int | None:
     if port is None and getattr(cluster, "dashboard_link", None):
         port = urlsplit(cluster.dashboard_link).port
     return int(port) if port else None
-
-
-def squeue_jobs(job_ids: list[str], timeout: float = SQUEUE_TIMEOUT) -> dict[str, Job]:
-    """The queue's view of ``job_ids``: id -> Job (jobs no longer listed are left out)."""
-    if not job_ids:
-        return {}
-    argv = ["squeue", "--noheader", "--format=%i|%T|%r", f"--jobs={','.join(job_ids)}"]
-    try:
-        done = run_tool(argv, timeout=timeout, log_level=logging.DEBUG, capture=True)
-    except ToolError as error:
-        # squeue refuses ids it has forgotten entirely (all jobs long gone)
-        if "Invalid job id" in error.tail:
-            return {}
-        raise
-    jobs = {}
-    for line in (done.output or "").splitlines():
-        parts = line.strip().split("|")
-        if len(parts) == 3:
-            jobs[parts[0]] = Job(id=parts[0], state=parts[1], reason=parts[2])
-    return jobs
-
-
-def scontrol_job(job_id: str) -> dict[str, str]:
-    """``scontrol show job`` as a dict (finished jobs stay known for SLURM's MinJobAge)."""
-    try:
-        done = run_tool(
-            ["scontrol", "--oneliner", "show", "job", job_id],
-            timeout=SQUEUE_TIMEOUT,
-            log_level=logging.DEBUG,
-            capture=True,
-        )
-    except ToolError:
-        return {}
-    fields = {}
-    for token in (done.output or "").split():
-        key, sep, value = token.partition("=")
-        if sep:
-            fields[key] = value
-    return fields
 
 
 def _cluster_jobs(cluster: Any) -> list[str]:

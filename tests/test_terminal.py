@@ -139,3 +139,30 @@ def test_key_results_are_prefect_artifacts(prefect_api, tmp_path):
     (row,) = json.loads(table) if isinstance(table, str) else table
     assert row["ratio"] == pytest.approx(2.0, rel=0.05)  # residual 200 uJy over noise 100 uJy
     assert str(residual) in found["products"].data and "missing" not in found["products"].data
+
+
+def test_printing_while_the_status_line_redraws_never_deadlocks():
+    """Lines come from the follower's thread while rich redraws the status line in its own:
+    neither may wait for a lock the other holds (flint demo once hung that way)."""
+    import threading
+
+    from rich.console import Console
+
+    from flint.prefect.progress import TerminalReporter
+
+    out = io.StringIO()
+    reporter = TerminalReporter(Console(file=out, force_terminal=True, width=100), beams=3)
+
+    def chatter() -> None:
+        for i in range(300):
+            reporter.core("simulate beam 14", i % 29, 30)
+            reporter.say(f"line {i}")
+
+    with reporter:
+        threads = [threading.Thread(target=chatter) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(20)
+        assert not any(thread.is_alive() for thread in threads), "deadlocked"
+    assert reporter.lines == 900

@@ -107,8 +107,8 @@ class TerminalReporter:
     def _status(self) -> object:
         from rich.text import Text
 
-        with self._lock:
-            bars = [bar.render() for bar in self.bars.values()]
+        # no lock here: rich calls this holding its own lock, which say() needs to print
+        bars = [bar.render() for bar in list(self.bars.values())]
         minutes, seconds = divmod(int(time.monotonic() - self._since), 60)
         text = Text(" · ".join([*bars, f"{minutes}:{seconds:02d}"]), no_wrap=True)
         text.truncate(max(20, self.console.width - 1), overflow="ellipsis")
@@ -116,9 +116,9 @@ class TerminalReporter:
 
     def say(self, text: str) -> None:
         """One line above the live status."""
-        with self._lock:
+        with self._lock:  # (never held while printing: rich's lock is taken inside print)
             self.lines += 1
-            self.console.print(text, markup=False)
+        self.console.print(text, markup=False)
 
     # --- tasks (from the run follower) ----------------------------------------------------
     def __call__(self, change: object) -> None:

@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 import pytest
-from fixtures_workbench import UNCLOSED_API_SOCKET, sync, wait_for
+from fixtures_workbench import UNCLOSED_API_SOCKET, run_to_end, sync, wait_for
 
 from flint.prefect.submit import submit
 from flint.prefect.workbench.follower import Change, RunFollower
@@ -244,3 +244,21 @@ def test_results_browser_thermal_ratios_from_noise_images(tmp_path):
     assert browser.sources() == [("beam 05", 5)] and browser.kinds(5, 1) == ["image", "residual"]
     assert browser.catalogue(5, 1) is None and browser.validation_summary() is None
     assert browser.image(5, 1, "model") is None  # nothing to draw: nothing returned
+
+
+def test_flow_submitter_uses_a_live_runner_and_submits(demo_runner, demo_spec):
+    """The submitter connects to the serve runner already offering its flows (it starts its
+    own only when none does) and submits validated options; no widget involved."""
+    from flint.prefect.submit import FlowChoice
+    from flint.prefect.workbench import FlowSubmitter
+
+    choice = FlowChoice(entrypoint=demo_spec.entrypoints[0], cluster_parameter="cluster")
+    submitter = FlowSubmitter([choice])
+    names, started = sync(submitter.connect())
+    assert names == demo_spec.deployment_names() and not started and submitter.runner is None
+    options = submitter.model(0).model_validate({"beams": 1, "sleep": 0.01})
+    submission = sync(submitter.submit(0, options, address="tcp://127.0.0.1:1"))
+    run = run_to_end(submission.id)
+    assert run.state_type == "COMPLETED" and run.parameters["cluster"] == "tcp://127.0.0.1:1"
+    assert submitter.submissions == [submission]
+    assert "started elsewhere" in submitter.describe_runner()

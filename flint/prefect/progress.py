@@ -118,7 +118,7 @@ class TerminalReporter:
         """One line above the live status."""
         with self._lock:  # (never held while printing: rich's lock is taken inside print)
             self.lines += 1
-        self.console.print(text, markup=False)
+        self.console.print(text, markup=False, soft_wrap=True)  # the terminal wraps, not rich
 
     # --- tasks (from the run follower) ----------------------------------------------------
     def __call__(self, change: object) -> None:

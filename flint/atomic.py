@@ -1,11 +1,16 @@
-"""Write products atomically: build under a temporary name, then rename into place."""
+"""Write products atomically: build under a temporary name, then rename into place.
+
+Whether an existing product may be reused is decided by :mod:`flint.identity`.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +22,38 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+TEMPORARY_PREFIX = "."
+_HOST = socket.gethostname()
+_TEMPORARY = re.compile(r"\.tmp-[0-9a-f]{8}-(?P<pid>\d+)@(?P<host>.+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(final: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporaries of ``final`` left by a process that was killed; return them.
+
+    A temporary's name ends with the pid and host of the process building it; one whose
+    process no longer runs on this host is debris of a killed run (never a finished product).
+    Temporaries of other hosts (a shared file system) are left alone.
+    """
+    final = Path(final)
+    removed = []
+    for candidate in final.parent.glob(f"{TEMPORARY_PREFIX}{final.name}.tmp-*"):
+        match = _TEMPORARY.search(candidate.name)
+        if match and match["host"] == _HOST and not _pid_alive(int(match["pid"])):
+            _remove(candidate)
+            removed.append(candidate)
+    return removed
+
+
 @contextmanager
 def atomic_path(final: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling path of ``final``; rename it to ``final`` on success.
@@ -26,7 +63,10 @@ def atomic_path(final: str | os.PathLike[str], overwrite: bool = False) -> Itera
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    remove_stale_temporaries(final)
+    temporary = final.with_name(
+        f"{TEMPORARY_PREFIX}{final.name}.tmp-{uuid.uuid4().hex[:8]}-{os.getpid()}@{_HOST}"
+    )
     try:
         yield temporary
         if final.exists() or final.is_symlink():
@@ -49,58 +89,3 @@ def copy_atomically(
         else:
             shutil.copy2(source, temporary)
     return destination
-
-
-IGNORED_WHEN_DATING = frozenset({"table.lock"})
-"""Files that change when a product is merely read (casacore's lock file)."""
-
-
-def latest_mtime(path: str | os.PathLike[str]) -> float:
-    """Modification time of a file, or the newest of a directory's own files (an MS)."""
-    path = Path(path)
-    if not path.is_dir():
-        return path.stat().st_mtime
-    times = [
-        entry.stat().st_mtime
-        for entry in path.iterdir()
-        if entry.is_file() and entry.name not in IGNORED_WHEN_DATING
-    ]
-    return max(times, default=path.stat().st_mtime)
-
-
-def up_to_date(
-    products: Iterable[str | os.PathLike[str]], inputs: Iterable[str | os.PathLike[str]]
-) -> bool:
-    """True when every product exists and none is older than any input (a rerun may skip).
-
-    A product made before its input was remade (a new image, say) is stale. Measurement
-    sets are dated by their newest table file.
-    """
-    products = [Path(p) for p in products]
-    if not all(p.exists() for p in products):
-        return False
-    newest_input = max((latest_mtime(i) for i in inputs if Path(i).exists()), default=0.0)
-    return all(latest_mtime(p) >= newest_input for p in products)
-
-
-def _recipe_path(product: Path) -> Path:
-    return product.with_name(f"{product.name}.flint.json")
-
-
-def record_recipe(product: str | os.PathLike[str], recipe: dict) -> None:
-    """Write what ``product`` was made with (options, inputs) beside it, atomically."""
-    import json
-
-    with atomic_path(_recipe_path(Path(product)), overwrite=True) as temporary:
-        temporary.write_text(json.dumps(recipe, sort_keys=True, default=str))
-
-
-def made_with(product: str | os.PathLike[str], recipe: dict) -> bool:
-    """True when ``product`` was recorded as made with exactly ``recipe``."""
-    import json
-
-    try:
-        recorded = json.loads(_recipe_path(Path(product)).read_text())
-    except (OSError, ValueError):
-        return False
-    return recorded == json.loads(json.dumps(recipe, sort_keys=True, default=str))

@@ -17,16 +17,18 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
 from astropy.wcs.utils import proj_plane_pixel_scales
+from pydantic import PlainSerializer, PlainValidator
 from radio_beam import Beam
 
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path
 from flint.errors import InputError
+from flint.identity import Recipe
 from flint.mosaic.headers import celestial_wcs
 
 logger = logging.getLogger(__name__)
@@ -34,11 +36,35 @@ logger = logging.getLogger(__name__)
 ConvolutionMode = Literal["robust", "scipy", "astropy", "astropy_fft"]
 
 
+def beam_record(beam: Beam) -> dict[str, float]:
+    """A beam as plain numbers (arcsec, arcsec, deg): for recipes and stored results."""
+    return {
+        "major_arcsec": float(beam.major.to_value(u.arcsec)),
+        "minor_arcsec": float(beam.minor.to_value(u.arcsec)),
+        "pa_deg": float(beam.pa.to_value(u.deg)),
+    }
+
+
+def beam_from_record(value: Beam | dict[str, float]) -> Beam:
+    """The inverse of :func:`beam_record` (a Beam is returned as is)."""
+    if isinstance(value, Beam):
+        return value
+    return Beam(
+        major=value["major_arcsec"] * u.arcsec,
+        minor=value["minor_arcsec"] * u.arcsec,
+        pa=value["pa_deg"] * u.deg,
+    )
+
+
+RecordedBeam = Annotated[Beam, PlainValidator(beam_from_record), PlainSerializer(beam_record)]
+"""A Beam that pydantic reads and writes as :func:`beam_record`'s numbers."""
+
+
 @dataclass(frozen=True)
 class CommonResolution:
     """Images convolved to one restoring beam."""
 
-    beam: Beam
+    beam: RecordedBeam
     images: list[Path]
 
 
@@ -97,18 +123,23 @@ def convolve_image(
 ) -> Path:
     """Convolve ``image`` to ``beam`` and write it (default ``*.conv.fits`` beside it).
 
-    An existing output already at ``beam`` is kept; one at another beam is replaced.
-    Raises InputError when ``beam`` is smaller than the image's beam in any direction.
+    An existing output made from the same image at the same beam is kept
+    (:class:`flint.identity.Recipe`); anything else is replaced. Raises InputError when
+    ``beam`` is smaller than the image's beam in any direction.
     """
     from racs_tools.convolve_uv import beam_contains, smooth
 
     image = Path(image)
     output = image.with_name(conv_name(image)) if output is None else Path(output)
-    if up_to_date([output], [image]):
-        if _same_beam(beam_from_header(fits.getheader(output), output), beam):
-            logger.info("Reusing %s (already at %r)", output, beam)
-            return output
-        logger.warning("%s is at another beam; convolving again to %r", output, beam)
+    recipe = Recipe.of(
+        "convolve",
+        {"image": image},
+        {"beam": beam_record(beam), "conv_mode": conv_mode},
+        tools=("racs-tools", "radio-beam"),
+    )
+    if recipe.made(output):
+        logger.info("Reusing %s (already at %r)", output, beam)
+        return output
 
     with fits.open(image) as hdul:
         header = hdul[0].header.copy()
@@ -133,6 +164,7 @@ def convolve_image(
         fits.PrimaryHDU(smoothed.reshape(data.shape).astype(np.float32), header=header).writeto(
             temporary
         )
+    recipe.record(output)
     logger.info("Convolved %s from %r to %r -> %s", image, old_beam, beam, output)
     return output
 

@@ -32,7 +32,8 @@ DEMO_BEAMS = (14, 15, 20)
 class DemoObservation:
     """Where the demo's simulated data and truth are."""
 
-    calibrator: SimulationResult
+    calibrator: SimulationResult | None
+    """``None`` for CASDA data (calibrated already)."""
     field: SimulationResult
 
 
@@ -41,9 +42,13 @@ def demo_strategy_path() -> Path:
     return Path(__file__).parent / "data" / "strategies" / "demo.yaml"
 
 
-def demo_options(beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1) -> SimulationOptions:
-    """The simulation options of the demo field (the calibrator uses the same set-up)."""
+def demo_options(
+    beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1, layout: str = "raw"
+) -> SimulationOptions:
+    """The simulation options of the demo field (the calibrator uses the same set-up);
+    ``layout``: how the data are delivered (``raw``, as the telescope writes them)."""
     return SimulationOptions(
+        layout=layout,
         sbid=50001,
         field_name="DEMO_0635-31",
         beams=list(beams),
@@ -56,10 +61,13 @@ def demo_options(beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1) -> Simulati
 
 
 def simulate_demo_calibrator(
-    output_dir: str | os.PathLike[str], beams: tuple[int, ...] = DEMO_BEAMS, seed: int = 1
+    output_dir: str | os.PathLike[str],
+    beams: tuple[int, ...] = DEMO_BEAMS,
+    seed: int = 1,
+    layout: str = "raw",
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's PKS B1934-638 scan under ``output_dir/calibrator``."""
-    options = demo_options(tuple(beams), seed)
+    options = demo_options(tuple(beams), seed, layout)
     return simulate_calibrator(
         Path(output_dir) / "calibrator",
         options.with_options(sbid=50000, duration_s=300.0, phase_rms_deg=0.0),
@@ -71,9 +79,10 @@ def simulate_demo_field(
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    layout: str = "raw",
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's science field under ``output_dir/field``."""
-    options = demo_options(tuple(beams), seed)
+    options = demo_options(tuple(beams), seed, layout)
     sky = demo_sky(beams, min_flux_jy, seed)
     logger.info("Demo sky: %d components above %.1f mJy", len(sky), 1e3 * min_flux_jy)
     return simulate_field(Path(output_dir) / "field", sky, options)
@@ -101,9 +110,13 @@ def simulate_demo(
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    layout: str = "raw",
 ) -> DemoObservation:
-    """Simulate (or find, on a rerun) the demo's calibrator scan and science field."""
+    """Simulate (or find, on a rerun) the demo's calibrator scan and science field (of
+    CASDA data, calibrated already, the field alone)."""
+    calibrator = (
+        None if layout == "casda" else simulate_demo_calibrator(output_dir, beams, seed, layout)
+    )
     return DemoObservation(
-        simulate_demo_calibrator(output_dir, beams, seed),
-        simulate_demo_field(output_dir, beams, min_flux_jy, seed),
+        calibrator, simulate_demo_field(output_dir, beams, min_flux_jy, seed, layout)
     )

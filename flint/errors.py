@@ -62,3 +62,15 @@ class ToolError(FlintError, RuntimeError):
         where = f" (full log: {log_path})" if log_path else ""
         status = "timed out" if returncode is None else f"exited with code {returncode}"
         super().__init__(f"{self.argv[0]} {status}{where}; last output:\n{tail}")
+
+
+class ToolCancelled(ToolError):
+    """An external program was stopped because its run was cancelled."""
+
+    def __init__(self, argv: list[str], log_path=None) -> None:
+        FlintError.__init__(
+            self,
+            f"{argv[0]} stopped: the run was cancelled"
+            + (f" (full log: {log_path})" if log_path else ""),
+        )
+        self.argv, self.returncode, self.tail = list(argv), None, ""

@@ -4,26 +4,112 @@ This is the one place flint spawns processes: a tool's whole output goes to its 
 file (``log_path``, beside its product), never line by line to the logger; a timeout is
 honoured, and failure raises :class:`ToolError` with the exit code and the end of the
 output. On success the end of the output is logged at DEBUG only (``flint -v``).
+
+Each tool runs in its own process group (a new session), so stopping it stops its
+children too: on a timeout, and when a stop check (:func:`stopping_when`, installed by the
+orchestration layer: a cancelled flow run) says so, the group gets SIGTERM and, after
+:data:`KILL_GRACE_S`, SIGKILL. Where ``setpriv`` exists the tool also dies with the thread
+that started it (a Dask worker process killed mid-task leaves no orphan tool behind).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-from flint.errors import ToolError
+from flint.errors import ToolCancelled, ToolError
 
 logger = logging.getLogger(__name__)
 
 TAIL_LINES = 40
+KILL_GRACE_S = 3.0
+"""Seconds between SIGTERM and SIGKILL to a tool's process group."""
+WATCH_INTERVAL_S = 0.5
+"""How often a running tool's timeout and stop checks are looked at."""
+MIN_TIMEOUT_S = 600.0
+
+_STOP_CHECKS: ContextVar[tuple[Callable[[], bool], ...]] = ContextVar("flint_stop", default=())
+_RUNNING: dict[int, list[str]] = {}
+"""Process-group ids of the tools running in this process, with their argv."""
+_RUNNING_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def stopping_when(check: Callable[[], bool]) -> Iterator[None]:
+    """Tools started inside this block are stopped (their process group killed) as soon as
+    ``check()`` returns True; :func:`run_tool` then raises :class:`ToolCancelled`."""
+    token = _STOP_CHECKS.set((*_STOP_CHECKS.get(), check))
+    try:
+        yield
+    finally:
+        _STOP_CHECKS.reset(token)
+
+
+def stop_all_tools(grace: float = KILL_GRACE_S) -> int:
+    """Kill the process group of every tool this process runs (a worker closing); how many."""
+    with _RUNNING_LOCK:
+        groups = list(_RUNNING)
+    for group in groups:
+        _kill_group(group, grace)
+    return len(groups)
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _kill_group(group: int, grace: float = KILL_GRACE_S) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(group, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not _group_alive(group):
+                return
+            time.sleep(0.05)
+
+
+def data_size(paths: Iterable[str | os.PathLike[str]]) -> int:
+    """Bytes in ``paths`` (files, or every file under a directory such as an MS)."""
+    total = 0
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        elif path.exists():
+            total += path.stat().st_size
+    return total
+
+
+def scaled_timeout(
+    paths: Iterable[str | os.PathLike[str]],
+    seconds_per_gb: float,
+    minimum: float = MIN_TIMEOUT_S,
+) -> float:
+    """A tool's timeout scaled by the size of the data it reads: ``seconds_per_gb`` per GB,
+    at least ``minimum``, times ``FLINT_TIMEOUT_SCALE`` (default 1; raise it on slow disks)."""
+    scale = float(os.environ.get("FLINT_TIMEOUT_SCALE", "1"))
+    return scale * max(minimum, seconds_per_gb * data_size(paths) / 1e9)
 
 
 @dataclass(frozen=True)
@@ -60,7 +146,10 @@ def run_tool(
     """Run ``argv`` (never through a shell); raise ToolError on failure.
 
     The output goes to ``log_path`` (and, with ``capture``, into :attr:`ToolRun.output`);
-    only the start and end of the run are logged, at ``log_level``.
+    only the start and end of the run are logged, at ``log_level``. The tool runs in its
+    own process group, killed on timeout (ToolError saying it timed out) or when a
+    :func:`stopping_when` check fires (:class:`ToolCancelled`). Both name ``log_path``,
+    which keeps the whole output.
     """
     argv = [os.fspath(part) for part in argv]
     require_tool(argv[0])
@@ -74,17 +163,26 @@ def run_tool(
     logger.log(log_level, "Running %s", " ".join(argv))
     started = time.perf_counter()
     process = subprocess.Popen(
-        argv,
+        _with_parent_death_signal(argv),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
         cwd=cwd,
         env=None if env is None else {**os.environ, **env},
+        start_new_session=True,
     )
-    timer = threading.Timer(timeout, process.kill) if timeout else None
-    if timer:
-        timer.start()
+    with _RUNNING_LOCK:
+        _RUNNING[process.pid] = argv
+    stopped: list[str] = []
+    done = threading.Event()
+    watcher = threading.Thread(
+        target=_watch,
+        args=(process, Path(argv[0]).name, started, timeout, _STOP_CHECKS.get(), done, stopped),
+        name=f"flint-watch-{process.pid}",
+        daemon=True,
+    )
+    watcher.start()
     try:
         assert process.stdout is not None
         with process.stdout:
@@ -96,14 +194,21 @@ def run_tool(
                 if captured is not None:
                     captured.append(line)
         returncode = process.wait()
+    except BaseException:
+        _kill_group(process.pid)  # interrupted here (KeyboardInterrupt): the tool goes too
+        raise
     finally:
-        if timer:
-            timer.cancel()
+        done.set()
+        watcher.join()
+        with _RUNNING_LOCK:
+            _RUNNING.pop(process.pid, None)
         if log_file:
             log_file.close()
     seconds = time.perf_counter() - started
-    timed_out = timeout is not None and seconds >= timeout and returncode != 0
+    if stopped and stopped[0] == "cancelled":
+        raise ToolCancelled(argv, log_path)
     if returncode != 0:
+        timed_out = bool(stopped)
         raise ToolError(argv, None if timed_out else returncode, "\n".join(tail), log_path)
     name = Path(argv[0]).name
     logger.log(
@@ -117,3 +222,42 @@ def run_tool(
         logger.debug("%s output, last %d lines:\n%s", name, len(tail), "\n".join(tail))
     output = None if captured is None else "\n".join(captured)
     return ToolRun(argv, returncode, seconds, "\n".join(tail), log_path, output)
+
+
+def _with_parent_death_signal(argv: list[str]) -> list[str]:
+    """``argv`` run through ``setpriv --pdeathsig KILL`` where available (it execs the tool,
+    which keeps its pid and group): the tool dies if the thread that started it does."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *argv] if setpriv else argv
+
+
+def _watch(
+    process: subprocess.Popen,
+    name: str,
+    started: float,
+    timeout: float | None,
+    checks: tuple[Callable[[], bool], ...],
+    done: threading.Event,
+    stopped: list[str],
+) -> None:
+    """Kill the tool's process group on timeout or when a stop check fires."""
+    while not done.wait(WATCH_INTERVAL_S):
+        if timeout is not None and time.perf_counter() - started >= timeout:
+            reason = "timed out"
+        elif any(checked(check) for check in checks):
+            reason = "cancelled"
+        else:
+            continue
+        stopped.append(reason)
+        logger.warning("%s %s; stopping its process group %d", name, reason, process.pid)
+        _kill_group(process.pid)
+        return
+
+
+def checked(check: Callable[[], bool]) -> bool:
+    """``check()``, False if it fails (an unreachable API never stops work)."""
+    try:
+        return bool(check())
+    except Exception:  # a failing check (API down) never stops a tool
+        logger.debug("stop check failed", exc_info=True)
+        return False

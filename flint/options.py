@@ -33,3 +33,24 @@ def validated(model: type[ModelT], values: dict[str, Any], source: str | None = 
             for item in error.errors()
         ]
         raise ConfigError(problems, source) from None
+
+
+def load_yaml_mapping(text: str, source: str, what: str) -> dict[str, Any]:
+    """Parse YAML ``text`` (safely) that must hold a mapping; ConfigError in one line otherwise.
+
+    ``what`` says what the mapping is (e.g. "a strategy is a mapping with keys ...").
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"not valid YAML: {where}{problem}", source) from None
+    if data is None:
+        raise ConfigError(f"the file is empty; {what}", source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"holds a {type(data).__name__}, not a mapping; {what}", source)
+    return data

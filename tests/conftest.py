@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -18,6 +19,19 @@ from fixtures_workbench import (  # noqa: F401 - served flows, real products
 DATA = Path(__file__).parent / "data"
 REAL_MS_ZIP = DATA / "SB39400.RACS_0635-31.beam0.small.ms.zip"
 REAL_SOLUTIONS = DATA / "SB39433.B1934-638.beam0.calibrate.bin"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_fingerprint_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Content fingerprints of test data are cached in the session's temporary directory
+    (exported before any worker process starts), not in the user's ~/.cache."""
+    saved = os.environ.get("FLINT_FINGERPRINT_CACHE")
+    os.environ["FLINT_FINGERPRINT_CACHE"] = str(tmp_path_factory.mktemp("fingerprints"))
+    yield
+    if saved is None:
+        os.environ.pop("FLINT_FINGERPRINT_CACHE", None)
+    else:
+        os.environ["FLINT_FINGERPRINT_CACHE"] = saved
 
 
 @pytest.fixture(scope="session")

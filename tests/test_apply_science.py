@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 def test_calibrator_solutions_restore_science_visibilities(tmp_path, real_solutions_path):
     options = SimulationOptions(
+        layout="flint",  # the steps under test work on preprocessed data (tests/test_preprocess.py)
         beams=[0],
         duration_s=120.0,
         bandpass=str(real_solutions_path),

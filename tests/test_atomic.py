@@ -1,12 +1,13 @@
-"""Atomic products and the rerun rule: skip only products newer than their inputs."""
+"""Atomic products: nothing half-written is ever in place, and a killed run's debris goes."""
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
 
 import pytest
 
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path, remove_stale_temporaries
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -24,13 +25,17 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     assert final.read_text() == "whole"
 
 
-def test_up_to_date_follows_input_times(tmp_path):
-    image, catalogue = tmp_path / "image.fits", tmp_path / "image_comp.fits"
-    image.write_text("image")
-    assert not up_to_date([catalogue], [image])
-    catalogue.write_text("catalogue")
-    os.utime(image, (1_000, 1_000))
-    os.utime(catalogue, (2_000, 2_000))
-    assert up_to_date([catalogue], [image])
-    os.utime(image, (3_000, 3_000))  # the image was made again: the catalogue is stale
-    assert not up_to_date([catalogue], [image])
+def test_temporaries_of_killed_processes_are_removed(tmp_path):
+    final = tmp_path / "beam00.flagged.ms"
+    script = (
+        "import os, sys; from flint.atomic import atomic_path\n"
+        "with atomic_path(sys.argv[1]) as t:\n    t.mkdir(); os.kill(os.getpid(), 9)"
+    )
+    subprocess.run([sys.executable, "-c", script, str(final)], check=False)
+    (left,) = tmp_path.iterdir()  # SIGKILL: no cleanup ran
+    assert left.name.startswith(".beam00.flagged.ms.tmp-")
+    with atomic_path(tmp_path / "other.ms") as mine:  # another product's debris is not touched
+        mine.mkdir()
+        assert remove_stale_temporaries(final) == [left]
+        assert mine.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.ms"]

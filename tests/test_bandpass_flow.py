@@ -1,4 +1,5 @@
-"""The bandpass flow on a simulated PKS B1934-638 scan whose gains come from a real AO file."""
+"""The bandpass flow on a raw PKS B1934-638 calibrator block (one scan per beam position in
+every beam's MS, as the telescope writes it) whose gains come from a real AO file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from scipy import stats
 
 from flint.calibration import read_solutions
 from flint.calibration.repair import choose_reference_antenna
+from flint.ms import find_observation
 from flint.prefect.flows.bandpass import bandpass_flow, solutions_name
 from flint.prefect.running import run_flow
 from flint.prefect.runs import read_settled_task_runs
@@ -82,12 +84,18 @@ def test_bandpass_flow_recovers_true_gains_and_reruns_from_cache(
     run_flow(bandpass_flow, calibrator_dir=calibrator_scan.sbid_dir, output_dir=output)
     truth = read_truth(calibrator_scan.truth_dir)
     z_all, channel_chi2 = [], []
-    for beam, ms in zip(BEAMS, calibrator_scan.measurement_sets, strict=True):
-        solutions = read_solutions(output / solutions_name(ms))
+    observation = find_observation(calibrator_scan.sbid_dir)
+    assert (
+        observation.layout == "raw" and observation.beams[1].field_for_beam() == "B1934-638_beam1"
+    )
+    for beam in BEAMS:
+        stem = observation.beams[beam].stem
+        solutions = read_solutions(output / solutions_name(stem))
         sigma = truth.beam(beam).noise_sigma_jy
         flux = calibrator_model().flux_at(truth.corruptions(beam).frequencies_hz)[0]
         true = truth.bandpass(beam)
-        counts = unflagged_counts(output / "work" / f"{ms.stem}.flagged.ms", true.shape[0])
+        # the solve ran on beam's own scan, selected and preprocessed into work/<stem>.ms
+        counts = unflagged_counts(output / "work" / f"{stem}.flagged.ms", true.shape[0])
         reference = choose_reference_antenna(solutions.gains[0])
         for k, pol in enumerate((0, 3)):
             solved = solutions.gains[0, :, :, pol]
@@ -133,7 +141,7 @@ def test_bandpass_flow_recovers_true_gains_and_reruns_from_cache(
     assert rerun.is_completed()
     # (the server records task-run states from events, a little after the flow returns)
     task_runs = run_coro_as_sync(
-        read_settled_task_runs(rerun.state_details.flow_run_id, expected=2 * len(BEAMS) + 1)
+        read_settled_task_runs(rerun.state_details.flow_run_id, expected=3 * len(BEAMS) + 1)
     )
     work = [run for run in task_runs if run.name != "publish"]
-    assert sorted(run.state.name for run in work) == ["Cached"] * (2 * len(BEAMS))
+    assert sorted(run.state.name for run in work) == ["Cached"] * (3 * len(BEAMS))

@@ -159,6 +159,7 @@ def test_aoflagger_on_simulated_calibrator_flags_rfi_not_the_bandpass(
     """PKS B1934-638 (~14 Jy, signal-to-noise ~35 per visibility) through real ASKAP bandpass
     shapes: the strategy must find the RFI without flagging bandpass structure."""
     options = SimulationOptions(
+        layout="flint",  # the steps under test work on preprocessed data (tests/test_preprocess.py)
         beams=[0],
         n_antennas=12,
         duration_s=300.0,
@@ -191,6 +192,7 @@ def demo_field_with_rfi(tmp_path_factory):
     at 62 % and 52 %, as the smooth surface the high-pass filter removes follows them there."""
     directory = tmp_path_factory.mktemp("field_rfi")
     options = demo_options((15,)).with_options(
+        layout="flint",  # the steps under test work on preprocessed data (tests/test_preprocess.py)
         rfi=True,
         rfi_channel_fraction=1 / 12,
         rfi_burst_fraction=0.03,

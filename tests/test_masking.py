@@ -133,10 +133,13 @@ def test_mask_covers_the_sources_and_little_else(synthetic_image, tmp_path: Path
     grown_mask = _read(grown)[0][0, 0].astype(bool)
     assert (grown_mask >= mask).all() and grown_mask.sum() > 1.5 * mask.sum()
 
-    # a rerun finds the finished mask and leaves it alone
+    # a rerun with the same inputs finds the finished mask and leaves it alone
     stamp = output.stat().st_mtime_ns
-    assert make_clean_mask(image, output, options) == output
+    assert make_clean_mask(image, output, options, maps=maps) == output
     assert output.stat().st_mtime_ns == stamp
+    # other options make it again
+    make_clean_mask(image, output, options.with_options(floor_snr=4.5), maps=maps)
+    assert output.stat().st_mtime_ns != stamp
 
 
 def test_bane_command_and_options_are_checked() -> None:

@@ -53,8 +53,12 @@ def test_writable_copy_never_touches_source(real_ms_readonly, tmp_path):
     with table(str(real_ms_readonly), ack=False) as tab:
         assert "CORRECTED_DATA" not in tab.colnames()
     assert sorted(p.stat().st_mtime_ns for p in real_ms_readonly.rglob("*")) == before
-    # a rerun reuses the finished copy instead of copying again
-    assert writable_copy(real_ms_readonly, tmp_path / "copy.ms") == copy
+    # an existing copy is never reused (it may be half-changed): replaced, or refused
+    assert writable_copy(real_ms_readonly, tmp_path / "copy.ms", overwrite=True) == copy
+    with table(str(copy), ack=False) as tab:
+        assert "CORRECTED_DATA" not in tab.colnames()
+    with pytest.raises(FileExistsError, match=r"copy\.ms"):
+        writable_copy(real_ms_readonly, copy)
     with pytest.raises(MeasurementSetError, match="in place"):
         writable_copy(copy, copy)
 

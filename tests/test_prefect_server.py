@@ -126,6 +126,7 @@ def test_postgres_deployment_records_flow_runs(postgres_dir, tmp_path, capsys):
     assert not (postgres_dir / "data" / "postmaster.pid").exists()
 
 
+@pytest.mark.fault
 def test_server_restart_during_a_flow(tmp_path):
     """Stop the Prefect server mid-flow and start it again on the same port: the flow finishes
     (the client retries while the API is away) and its run is Completed in the database."""

@@ -26,6 +26,7 @@ def phase_corrupted(tmp_path_factory):
     """One beam, a bright source near the centre, 20 deg rms phases; and its noise-free model."""
     where = tmp_path_factory.mktemp("selfcal")
     options = SimulationOptions(
+        layout="flint",  # the steps under test work on preprocessed data (tests/test_preprocess.py)
         n_antennas=12,
         n_channels=16,
         channel_average=4,

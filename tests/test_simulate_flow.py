@@ -21,9 +21,10 @@ def test_simulate_flow_writes_what_the_core_simulation_writes(prefect_api, tmp_p
     calibrator, field = (s.result() if isinstance(s, State) else s for s in state.result())
     (cal_ms,) = calibrator.measurement_sets
     (field_ms,) = field.measurement_sets
-    assert parse_ms_name(cal_ms).field == "B1934-638" and parse_ms_name(cal_ms).beam == 14
-    assert parse_ms_name(field_ms).beam == 14
-    assert cal_ms.parent == tmp_path / "flow" / "calibrator" / "50000"
+    # raw, as the telescope delivers them: YYYY-MM-DD_HHMMSS_<beam>.ms in SB<sbid>/
+    assert parse_ms_name(cal_ms).style == "raw" and parse_ms_name(cal_ms).beam == 14
+    assert parse_ms_name(field_ms).beam == 14 and parse_ms_name(field_ms).sbid == 50001
+    assert cal_ms.parent == tmp_path / "flow" / "calibrator" / "SB50000"
     # the flow's field is exactly the core simulation's (same seed, same sky, same noise)
     (core_ms,) = simulate_demo_field(tmp_path / "core", beams=(14,)).measurement_sets
     with table(str(field_ms), ack=False) as flow_tab, table(str(core_ms), ack=False) as core_tab:

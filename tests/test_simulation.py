@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -166,6 +167,7 @@ def test_uvw_matches_casacore_measures_and_mscal(tmp_path: Path) -> None:
         assert np.linalg.norm(expected, axis=1).max() > 3000  # km baselines really tested
     # and the UVW column agrees with casacore's own per-row UVW of the written MS
     options = SimulationOptions(
+        layout="flint",  # the FIELD table holds the beam's pointing, as mscal needs
         n_antennas=36,
         n_channels=1,
         duration_s=20.0,
@@ -188,7 +190,12 @@ def test_uvw_matches_casacore_measures_and_mscal(tmp_path: Path) -> None:
 
 def test_corrupted_data_divided_by_true_gains_is_the_model(tmp_path: Path) -> None:
     options = SimulationOptions(
-        **SMALL, sefd_jy=None, bandpass="generated", phase_rms_deg=30.0, phase_timescale_s=30.0
+        **SMALL,
+        layout="flint",  # sky-frame correlations: the corruptions alone on the model
+        sefd_jy=None,
+        bandpass="generated",
+        phase_rms_deg=30.0,
+        phase_timescale_s=30.0,
     )
     ra, dec = _centre(options, 0)
     sky = SkyModel(ra_deg=[ra + 0.2], dec_deg=[dec], flux_jy=[1.5], reference_hz=[9e8])
@@ -270,22 +277,28 @@ def test_calibrator_layout_feed_and_truth_round_trip(
         rfi_burst_fraction=0.5,
     )
     result = simulate_calibrator(tmp_path, options)
-    assert result.sbid_dir == tmp_path / "50000"
-    assert [path.name for path in result.measurement_sets] == [
-        "scienceData_SB50000_B1934-638.beam00_averaged.ms",
-        "scienceData_SB50000_B1934-638.beam35_averaged.ms",
-    ]
+    assert result.sbid_dir == tmp_path / "SB50000"
+    names = [path.name for path in result.measurement_sets]
+    # raw: YYYY-MM-DD_HHMMSS_<beam>.ms, every beam with the block's start
+    assert re.fullmatch(r"2022-06-01_\d{6}_0\.ms", names[0])
+    assert names[1] == names[0].replace("_0.ms", "_35.ms")
     ms = result.measurement_sets[1]
     with table(f"{ms}/FEED", ack=False) as feed:
         assert feed.nrows() == 1296
         offsets = feed.getcol("BEAM_OFFSET")[:36, 0, :]
+        assert np.abs(offsets).max() > 0.03  # the footprint's offsets, in radians
         np.testing.assert_allclose(feed.getcol("RECEPTOR_ANGLE")[0], [math.pi / 2, math.pi])
         assert list(feed.getcell("POLARIZATION_TYPE", 0)) == ["X", "Y"]
     with table(f"{ms}/FIELD", ack=False) as field:
-        phase = np.rad2deg(field.getcol("PHASE_DIR")[0, 0])
-    np.testing.assert_allclose(phase, [294.854276, -63.712674], atol=1e-5)  # PKS B1934-638
+        # one field per beam position, each at that scan's boresight
+        assert list(field.getcol("NAME")) == ["B1934-638_beam0", "B1934-638_beam35"]
+        boresights = np.rad2deg(field.getcol("PHASE_DIR")[:, 0])
     truth = read_truth(result.truth_dir)
     entry = truth.beam(35)
+    assert entry.field_name == "B1934-638_beam35"
+    np.testing.assert_allclose(boresights[1], entry.boresight_deg, atol=1e-9)
+    phase = np.asarray(entry.phase_centre_deg)
+    np.testing.assert_allclose(phase, [294.854276, -63.712674], atol=1e-5)  # PKS B1934-638
     # fix_ms_dir's shift of the boresight by BEAM_OFFSET lands on the beam's phase centre
     lon, lat = np.deg2rad(entry.boresight_deg)
     dl, dlat = -offsets[35, 0], offsets[35, 1]
@@ -294,6 +307,9 @@ def test_calibrator_layout_feed_and_truth_round_trip(
     )
     ra = (lon + math.atan2(vector[1], vector[0])) % (2 * math.pi)
     np.testing.assert_allclose(np.rad2deg([ra, math.asin(vector[2])]), phase, atol=1e-7)
+    with table(str(ms), ack=False) as main:
+        scans = main.getcol("FIELD_ID")
+        assert (np.diff(scans) >= 0).all() and set(scans) == {0, 1}  # scan 0, then scan 35
     with table(f"{ms}/OBSERVATION", ack=False) as obs:
         assert obs.getcell("TELESCOPE_NAME", 0) == "ASKAP"
     with table(f"{ms}/POLARIZATION", ack=False) as pol:
@@ -301,8 +317,9 @@ def test_calibrator_layout_feed_and_truth_round_trip(
     with table(f"{ms}/ANTENNA", ack=False) as ant:
         assert [ant.getcol("NAME")[i] for i in (0, 35)] == ["ak01", "ak36"]
         np.testing.assert_allclose(ant.getcol("DISH_DIAMETER"), 12.0)
-    columns = _read(ms, "FEED1", "FEED2", "FLAG", "DATA")
+    columns = _read(ms, "FEED1", "FEED2", "FLAG", "DATA", "FIELD_ID")
     assert set(columns["FEED1"]) == set(columns["FEED2"]) == {35}
+    columns["FLAG"] = columns["FLAG"][columns["FIELD_ID"] == 1]
     # the real solutions flag two channels: their 72-channel averages are flagged, nothing else
     flagged_channels = columns["FLAG"].all(axis=(0, 2))
     assert truth.bandpass(35).shape == (36, 4, 4)
@@ -330,9 +347,12 @@ def test_calibrator_layout_feed_and_truth_round_trip(
     with pytest.raises(InputError, match=r"manifest\.json: .*\(duration_s 20\.0 -> 40\.0\)"):
         simulate_calibrator(tmp_path, options.with_options(duration_s=40.0))
     assert (ms / "table.f0").stat().st_mtime_ns == stamp
-    # (running with other threads, or over fewer beams, is the same simulation)
-    again = simulate_calibrator(tmp_path, options.with_options(threads=1, beams=[35]))
-    assert again.skipped == (ms,)
+    # (running with other threads is the same simulation; in a raw block, fewer beams is not:
+    # each beam's MS holds a scan of every beam position)
+    again = simulate_calibrator(tmp_path, options.with_options(threads=1))
+    assert set(again.skipped) == set(result.measurement_sets)
+    with pytest.raises(InputError, match=r"beams \[0, 35\] -> \[35\]"):
+        simulate_calibrator(tmp_path, options.with_options(beams=[35]))
 
 
 def test_bad_inputs_raise_flint_errors(tmp_path: Path) -> None:

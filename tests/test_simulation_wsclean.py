@@ -37,6 +37,7 @@ def _image(
 
 def test_wsclean_images_off_centre_source_at_true_position_and_flux(tmp_path: Path) -> None:
     options = SimulationOptions(
+        layout="flint",  # the steps under test work on preprocessed data (tests/test_preprocess.py)
         n_channels=8,
         channel_width_hz=4e6,
         duration_s=300.0,
@@ -69,6 +70,7 @@ def test_wsclean_images_off_centre_source_at_true_position_and_flux(tmp_path: Pa
 
 def test_noise_image_matches_expected_thermal_noise(tmp_path: Path) -> None:
     options = SimulationOptions(
+        layout="flint",  # the steps under test work on preprocessed data (tests/test_preprocess.py)
         n_antennas=12,
         n_channels=8,
         channel_width_hz=4e6,

@@ -1,102 +1,208 @@
-"""ASKAP preprocessing of one beam's measurement set (on a copy, never in place).
+"""ASKAP preprocessing of one beam's measurement set, on a copy and exactly once.
 
-1. Field direction: ASKAP writes the boresight as every beam's phase centre and puts the
-   beam's position in FEED ``BEAM_OFFSET``; the beam's real pointing becomes the field
-   direction and the offsets are zeroed (as ``fixms.fix_ms_dir``).
-2. Correlations: rotated from the instrument (PAF) frame to the sky frame with
-   ``fixms.fix_ms_corrs.convert_correlations``; the original goes to INSTRUMENT_DATA, the
-   rotated to DATA, and RECEPTOR_ANGLE is updated (the original kept in
-   INSTRUMENT_RECEPTOR_ANGLE).
-3. For CASDA products (``scienceData.<field>.SB<n>.<field>.beamNN_averaged_cal.leakage.ms``)
-   the ASKAPsoft Stokes definition (I = XX + YY) is converted to the usual one
-   (I = (XX + YY) / 2): the factor-of-two correction.
+:func:`flint.ms.layout.detect_layout` says what an MS needs; :func:`preprocess_ms` does
+just that into a new copy (the input is only ever read):
+
+1. Field selection: of a raw calibrator block, only the rows of the field of the MS's own
+   beam position (``B1934-638_beamN``) are copied.
+2. Direction: ASKAP writes the boresight as every field's direction and the beam's
+   position in FEED ``BEAM_OFFSET``; the beam's pointing becomes the field direction and
+   the offsets are zeroed, the originals kept in ``FIELD_OLD``/``FEED_OLD`` (as fixms).
+3. Correlations: rotated from the PAF frame to the sky frame (fixms's matrix); the
+   original goes to INSTRUMENT_DATA, the rotated to DATA, RECEPTOR_ANGLE is updated (the
+   original kept in INSTRUMENT_RECEPTOR_ANGLE). A simulation's NOISE_DATA is rotated too.
+4. Stokes factor: CASDA's ASKAPsoft products (I = XX + YY) are doubled to the usual
+   I = (XX + YY) / 2, in the same step as the rotation.
+
+The copy carries a ``FLINT_PREPROCESSED`` keyword saying what was done and from what, which
+:func:`~flint.ms.layout.detect_layout` reads as "nothing left to do", so a copy is never
+processed twice; a rerun with the same input and steps finds the copy made by the same
+recipe (:class:`flint.identity.Recipe`) and does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from flint.askap.frames import receptor_angles_rad, to_sky
+from flint.askap.pointing import beam_pointing_rad
+from flint.atomic import atomic_path
 from flint.errors import MeasurementSetError
-from flint.ms import add_column, open_ms, rename_column, require_columns, writable_copy
+from flint.identity import Recipe
+from flint.ms.access import check_ms, open_ms
+from flint.ms.columns import add_column, rename_column
+from flint.ms.layout import PREPROCESSED_KEYWORD, MSLayoutState, detect_layout
+from flint.ms.select import copy_field
 
 logger = logging.getLogger(__name__)
 
-CASDA_PATTERN = re.compile(
-    r"^scienceData\.(?P<field>[^.]+)\.SB(?P<sbid>\d+)\.(?P=field)\.beam(?P<beam>\d+)"
-    r"_averaged_cal\.leakage\.ms$"
-)
-DONE_KEYWORD = "FLINT_PREPROCESSED"
 ROW_CHUNK = 20_000
+ALSO_ROTATED = ("NOISE_DATA",)
+"""Columns rotated in place with DATA: a simulation's noise alone (for the thermal limit)."""
 
 
 @dataclass(frozen=True)
 class PreprocessResult:
-    """The preprocessed copy and what was done."""
+    """The measurement set to use, and what was done to make it."""
 
     ms: Path
+    """The preprocessed copy (the input itself when it needed nothing)."""
+    source: Path
     beam: int
+    layout: str
+    """The input's layout."""
+    steps: tuple[str, ...]
+    """What preprocessing did (``field``, ``direction``, ``rotation``, ``stokes factor``)."""
+    field: str | None
+    """The field whose rows were kept (a calibrator block), else ``None``."""
     phase_centre_deg: tuple[float, float]
     pol_axis_deg: float
-    stokes_factor_fixed: bool
+    calibrated: bool
+    """Bandpass-calibrated data (CASDA): no bandpass is to be applied."""
     skipped: bool = False
+    """An earlier run's copy was found complete and reused."""
 
 
-def is_casda_name(path: str | os.PathLike[str]) -> bool:
-    """True for CASDA measurement-set names (which need the Stokes factor fix)."""
-    return CASDA_PATTERN.match(Path(path).name) is not None
+def planned_steps(state: MSLayoutState, field: str | None) -> tuple[str, ...]:
+    """The steps :func:`preprocess_ms` will take for ``state`` (``field``: selected field)."""
+    return (("field",) if field is not None else ()) + state.needs
 
 
-def shifted_direction(ra: float, dec: float, offset: np.ndarray) -> tuple[float, float]:
-    """Beam pointing (radians) from the boresight and a FEED BEAM_OFFSET row, as fixms does."""
-    from fixms.fix_ms_dir import Skypos
+def preprocess_ms(
+    ms: str | os.PathLike[str],
+    output_ms: str | os.PathLike[str],
+    field: str | None = "auto",
+    overwrite: bool = False,
+) -> PreprocessResult:
+    """Preprocess ``ms`` into ``output_ms`` as its layout needs (see the module docstring).
 
-    position = Skypos(ra, dec, 9, 9).shift(-offset[0], offset[1])
-    new_ra = position.ra - 2 * np.pi if position.ra > np.pi else position.ra
-    return float(new_ra), float(position.dec)
+    ``field``: ``"auto"`` selects a calibrator block's field of the MS's own beam, a name
+    selects that field, ``None`` keeps every row. An MS that needs nothing is returned as
+    it is (nothing is written). A complete earlier copy from the same input, field and
+    steps is reused unless ``overwrite``.
+    """
+    ms, output_ms = check_ms(ms), Path(output_ms)
+    state = detect_layout(ms)
+    if field == "auto":
+        field = state.field_for_beam()
+    elif field is not None and field not in state.fields:
+        raise MeasurementSetError(f"no field {field} (fields: {', '.join(state.fields)})", ms)
+    steps = planned_steps(state, field)
+    if not steps:
+        logger.info("%s (%s) needs no preprocessing", ms, state.layout)
+        return _result(ms, ms, state, (), field, state.pointing_deg(), skipped=False)
+    if ms.resolve() == output_ms.resolve():
+        raise MeasurementSetError("refusing to preprocess a measurement set in place", ms)
+    record = {
+        "source": str(ms.resolve()),
+        "layout": state.layout,
+        "beam": state.beam,
+        "field": field or "",
+        "steps": list(steps),
+        "pol_axis_deg": state.pol_axis_deg,
+        "calibrated": state.calibrated,
+    }
+    recipe = Recipe.of(
+        "preprocess", {"ms": ms}, {key: record[key] for key in record if key != "source"}
+    )
+    if not overwrite and recipe.made(output_ms):
+        with open_ms(output_ms) as tab:
+            centre = tuple(tab.getkeyword(PREPROCESSED_KEYWORD)["phase_centre_deg"])
+        logger.info("%s already preprocessed from %s; reusing it", output_ms, ms)
+        return _result(output_ms, ms, state, steps, field, centre, skipped=True)
+
+    with atomic_path(output_ms, overwrite=True) as working:
+        if field is not None:
+            copy_field(ms, field, working)
+        else:
+            shutil.copytree(ms, working, symlinks=True)
+        if state.fix_direction:
+            _fix_field_direction(working, state.beam)
+        if state.rotate_correlations or state.fix_stokes_factor:
+            _rotate_correlations(working, state)
+        with open_ms(working, "FIELD") as tab:
+            ra, dec = np.degrees(tab.getcol("PHASE_DIR")[0, 0])
+        centre = (float(ra % 360.0), float(dec))
+        with open_ms(working, readonly=False) as tab:
+            tab.putkeyword(PREPROCESSED_KEYWORD, {**record, "phase_centre_deg": list(centre)})
+    recipe.record(output_ms)
+    logger.info(
+        "Preprocessed %s -> %s (%s): %s; beam %d at (%.5f, %.5f) deg",
+        ms, output_ms, state.layout, ", ".join(steps), state.beam, *centre,
+    )  # fmt: skip
+    return _result(output_ms, ms, state, steps, field, centre, skipped=False)
 
 
-def pol_axis_deg(ms: str | os.PathLike[str], beam: int) -> float:
-    """The PAF third-axis angle from RECEPTOR_ANGLE: 45 deg minus the feed angle."""
-    with open_ms(ms, "FEED") as tab:
-        angles = tab.getcol("RECEPTOR_ANGLE")
-        feeds = tab.getcol("FEED_ID")
-    rows = angles[feeds == beam] if (feeds == beam).any() else angles
-    if not np.allclose(rows[:, 0], rows[0, 0]):
-        raise MeasurementSetError("RECEPTOR_ANGLE changes between rows; cannot rotate", ms)
-    return float(-(np.degrees(rows[0, 0]) - 45.0))
+def _result(ms, source, state, steps, field, centre, skipped) -> PreprocessResult:
+    return PreprocessResult(
+        ms=ms,
+        source=source,
+        beam=state.beam,
+        layout=state.layout,
+        steps=tuple(steps),
+        field=field,
+        phase_centre_deg=(float(centre[0]), float(centre[1])),
+        pol_axis_deg=state.pol_axis_deg,
+        calibrated=state.calibrated,
+        skipped=skipped,
+    )
 
 
-def _fix_field_direction(ms: Path, beam: int) -> tuple[float, float]:
-    with open_ms(ms) as tab:
-        first_time = float(tab.getcol("TIME", 0, 1)[0])
+def _fix_field_direction(ms: Path, beam: int) -> None:
+    """Every field's direction moved by this beam's offset (covering the field's first
+    time), the originals kept in FIELD_OLD and FEED_OLD, the offsets zeroed."""
+    from casacore.tables import tablecopy
+
+    for name in ("FIELD", "FEED"):
+        if not (ms / f"{name}_OLD").exists():
+            tablecopy(str(ms / name), str(ms / f"{name}_OLD"))
     with open_ms(ms, "FEED", readonly=False) as tab:
-        offsets = tab.getcol("BEAM_OFFSET")
         select = (tab.getcol("ANTENNA_ID") == 0) & (tab.getcol("FEED_ID") == beam)
+        offsets = tab.getcol("BEAM_OFFSET")[select][:, 0]
         times, intervals = tab.getcol("TIME")[select], tab.getcol("INTERVAL")[select]
-        candidates = offsets[select]
-        if len(candidates) == 0:
-            raise MeasurementSetError(f"FEED has no row for beam {beam}", ms)
-        covering = np.flatnonzero(np.abs(first_time - times) < intervals / 2)
-        offset = candidates[covering[0] if len(covering) else 0][0]
-        tab.putcol("BEAM_OFFSET", np.zeros_like(offsets))
+        tab.putcol("BEAM_OFFSET", np.zeros_like(tab.getcol("BEAM_OFFSET")))
+    with open_ms(ms) as tab:
+        field_ids, row_times = tab.getcol("FIELD_ID"), tab.getcol("TIME")
     with open_ms(ms, "FIELD", readonly=False) as tab:
         directions = tab.getcol("PHASE_DIR")
-        for field in range(directions.shape[0]):
-            directions[field, 0] = shifted_direction(*directions[field, 0], offset)
+        for index in range(directions.shape[0]):
+            rows = row_times[field_ids == index]
+            if len(rows) == 0:
+                continue
+            covering = np.flatnonzero(np.abs(rows[0] - times) < intervals / 2)
+            offset = offsets[covering[0] if len(covering) else 0]
+            ra, dec = beam_pointing_rad(*directions[index, 0], offset)
+            directions[index, 0] = (ra % (2 * np.pi), dec)
         for column in ("PHASE_DIR", "DELAY_DIR", "REFERENCE_DIR"):
             tab.putcol(column, directions)
-    ra, dec = np.degrees(directions[0, 0])
-    return float(ra % 360), float(dec)
 
 
-def _rotate_receptor_angle(ms: Path, pol_axis: float) -> None:
-    """As ``fixms``: back up RECEPTOR_ANGLE and set it for a zero pol axis."""
+def _rotate_correlations(ms: Path, state: MSLayoutState) -> None:
+    """DATA to the sky frame (and the Stokes factor); the original kept in INSTRUMENT_DATA."""
+    rename_column(ms, "DATA", "INSTRUMENT_DATA")
+    add_column(ms, "DATA", like="INSTRUMENT_DATA", fill=None)
+
+    def convert(values: np.ndarray) -> np.ndarray:
+        if state.rotate_correlations:
+            return to_sky(values, state.pol_axis_deg, state.fix_stokes_factor)
+        return values * values.dtype.type(2)  # the Stokes factor alone
+
+    with open_ms(ms, readonly=False) as tab:
+        also = [column for column in ALSO_ROTATED if column in tab.colnames()]
+        for start in range(0, tab.nrows(), ROW_CHUNK):
+            rows = min(ROW_CHUNK, tab.nrows() - start)
+            data = tab.getcol("INSTRUMENT_DATA", startrow=start, nrow=rows)
+            tab.putcol("DATA", convert(data), start, rows)
+            for column in also:
+                tab.putcol(
+                    column, convert(tab.getcol(column, startrow=start, nrow=rows)), start, rows
+                )
     with open_ms(ms, "FEED", readonly=False) as tab:
         angles = tab.getcol("RECEPTOR_ANGLE")
         if "INSTRUMENT_RECEPTOR_ANGLE" not in tab.colnames():
@@ -104,87 +210,4 @@ def _rotate_receptor_angle(ms: Path, pol_axis: float) -> None:
 
             tab.addcols(makecoldesc("INSTRUMENT_RECEPTOR_ANGLE", tab.getcoldesc("RECEPTOR_ANGLE")))
             tab.putcol("INSTRUMENT_RECEPTOR_ANGLE", angles)
-        axes = -(np.degrees(angles) - 45.0) - pol_axis
-        tab.putcol("RECEPTOR_ANGLE", np.radians(-(axes - 45.0)))
-
-
-def preprocess_askap_ms(
-    ms: str | os.PathLike[str],
-    output_ms: str | os.PathLike[str],
-    fix_stokes_factor: bool | None = None,
-    fix_direction: bool = True,
-    overwrite: bool = False,
-) -> PreprocessResult:
-    """Copy ``ms`` to ``output_ms`` and preprocess it (see the module docstring).
-
-    ``fix_stokes_factor`` defaults to whether ``ms`` has a CASDA name. A finished copy is
-    reused unless ``overwrite``.
-    """
-    from astropy import units as u
-    from fixms.fix_ms_corrs import convert_correlations
-
-    ms, output_ms = Path(ms), Path(output_ms)
-    if fix_stokes_factor is None:
-        fix_stokes_factor = is_casda_name(ms)
-    if output_ms.exists() and not overwrite:
-        with open_ms(output_ms) as tab:
-            if DONE_KEYWORD in tab.keywordnames():
-                logger.info("%s already preprocessed; skipping", output_ms)
-                record = tab.getkeyword(DONE_KEYWORD)
-                return PreprocessResult(
-                    output_ms,
-                    int(record["beam"]),
-                    tuple(record["phase_centre_deg"]),
-                    float(record["pol_axis_deg"]),
-                    bool(record["stokes_factor_fixed"]),
-                    True,
-                )
-    require_columns(ms, "DATA", "FEED1")
-    with open_ms(ms, "ANTENNA") as tab:
-        if tab.getcell("MOUNT", 0) != "equatorial":
-            raise MeasurementSetError("antennas not in equatorial mount (pol_fixed mode)", ms)
-    with open_ms(ms) as tab:
-        if "INSTRUMENT_DATA" in tab.colnames():
-            raise MeasurementSetError("already has INSTRUMENT_DATA: preprocessed before?", ms)
-        beams = np.unique(tab.getcol("FEED1"))
-    if len(beams) != 1:
-        raise MeasurementSetError(f"holds beams {beams.tolist()}; expected one", ms)
-    beam = int(beams[0])
-    pol_axis = pol_axis_deg(ms, beam)
-
-    working = writable_copy(ms, output_ms, overwrite=True)
-    if fix_direction:
-        centre = _fix_field_direction(working, beam)
-    else:
-        with open_ms(working, "FIELD") as tab:
-            ra, dec = np.degrees(tab.getcol("PHASE_DIR")[0, 0])
-        centre = (float(ra % 360), float(dec))
-    rename_column(working, "DATA", "INSTRUMENT_DATA")
-    add_column(working, "DATA", like="INSTRUMENT_DATA", fill=None)
-    with open_ms(working, readonly=False) as tab:
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
-            data = tab.getcol("INSTRUMENT_DATA", startrow=start, nrow=rows)
-            rotated = convert_correlations(data, pol_axis * u.deg, fix_stokes_factor)
-            tab.putcol("DATA", rotated.astype(data.dtype), startrow=start, nrow=rows)
-    _rotate_receptor_angle(working, pol_axis)
-    with open_ms(working, readonly=False) as tab:
-        tab.putkeyword(
-            DONE_KEYWORD,
-            {
-                "beam": beam,
-                "phase_centre_deg": list(centre),
-                "pol_axis_deg": pol_axis,
-                "stokes_factor_fixed": bool(fix_stokes_factor),
-            },
-        )
-    logger.info(
-        "Preprocessed %s -> %s: beam %d at (%.5f, %.5f) deg, pol axis %.1f deg, Stokes fix %s",
-        ms,
-        working,
-        beam,
-        *centre,
-        pol_axis,
-        fix_stokes_factor,
-    )
-    return PreprocessResult(working, beam, centre, pol_axis, bool(fix_stokes_factor))
+        tab.putcol("RECEPTOR_ANGLE", np.tile(receptor_angles_rad(0.0), (len(angles), 1)))

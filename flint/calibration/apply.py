@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from flint.atomic import up_to_date
+from flint.atomic import atomic_path
 from flint.calibration.jones import invert_jones, sandwich
 from flint.calibration.solutions import AOSolutions, read_solutions
 from flint.errors import MeasurementSetError, SolutionsError
-from flint.ms import add_column, open_ms, require_columns, writable_copy
+from flint.identity import Recipe
+from flint.ms import add_column, open_ms, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,22 @@ def check_compatible(ms: str | os.PathLike[str], solutions: AOSolutions) -> None
         raise SolutionsError("; ".join(problems), solutions.path)
 
 
+def check_usable(ms: str | os.PathLike[str], solutions: AOSolutions) -> None:
+    """Raise SolutionsError when ``solutions`` cannot calibrate ``ms``: every gain flagged
+    (NaN), or time-dependent solutions whose intervals do not cover the data's times."""
+    if not np.isfinite(solutions.gains).any():
+        raise SolutionsError("every gain is NaN (flagged): nothing to apply", solutions.path)
+    if solutions.n_sol > 1:
+        with open_ms(ms) as tab:
+            times = tab.getcol("TIME")
+        if len(times) and (times.min() > solutions.end_time or times.max() < solutions.start_time):
+            raise SolutionsError(
+                f"solution times {solutions.start_time:.1f}-{solutions.end_time:.1f} s lie "
+                f"outside the data's {times.min():.1f}-{times.max():.1f} s of {ms}",
+                solutions.path,
+            )
+
+
 def _jones_inverse(solutions: AOSolutions) -> np.ndarray:
     """Inverse Jones ``[nSol, nAnt, nChan, 4]`` from solutions of any nPol."""
     gains = solutions.gains
@@ -116,25 +134,40 @@ def apply_solutions(
 
     :data:`ALSO_CORRECTED` columns of the copy (simulated noise) get the same correction.
 
-    Visibilities with flagged (NaN) solutions are flagged and set to zero. A finished
-    copy (marked with the solutions it got) is reused unless ``overwrite``.
+    Visibilities with flagged (NaN) solutions are flagged and set to zero. The copy is
+    built under a temporary name; a finished copy made from the same data and solutions
+    is reused unless ``overwrite`` (:class:`flint.identity.Recipe`).
     """
     ms, output_ms, solutions_path = Path(ms), Path(output_ms), Path(solutions_path)
     solutions = read_solutions(solutions_path)
     require_columns(ms, data_column, "FLAG")
     check_compatible(ms, solutions)
-    if not overwrite and up_to_date([output_ms], [ms, solutions_path]):
-        with open_ms(output_ms) as tab:
-            done = APPLIED_KEYWORD in tab.keywordnames() and tab.getkeyword(APPLIED_KEYWORD) == str(
-                solutions_path.resolve()
-            )
-        if done:
-            logger.info("%s already calibrated with %s; skipping", output_ms, solutions_path)
-            return ApplyResult(output_ms, solutions_path, float("nan"), skipped=True)
+    check_usable(ms, solutions)
+    recipe = Recipe.of(
+        "apply",
+        {"ms": ms, "solutions": solutions_path},
+        {"data_column": data_column, "also_corrected": ALSO_CORRECTED},
+    )
+    if not overwrite and recipe.made(output_ms):
+        logger.info("%s already calibrated with %s; skipping", output_ms, solutions_path)
+        return ApplyResult(output_ms, solutions_path, float("nan"), skipped=True)
     inverse = _jones_inverse(solutions)
+    with atomic_path(output_ms, overwrite=True) as working:
+        shutil.copytree(ms, working, symlinks=True)
+        fraction = _apply(working, inverse, solutions, data_column)
+        with open_ms(working, readonly=False) as tab:
+            tab.putkeyword(APPLIED_KEYWORD, str(solutions_path.resolve()))
+    recipe.record(output_ms)
+    logger.info(
+        "Applied %s to %s (%.2f %% newly flagged)", solutions_path, output_ms, 100 * fraction
+    )
+    return ApplyResult(output_ms, solutions_path, fraction)
+
+
+def _apply(working: Path, inverse: np.ndarray, solutions: AOSolutions, data_column: str) -> float:
+    """Write the corrected data into ``working`` (in place); the fraction newly flagged."""
     newly_flagged = 0
     total = 0
-    working = writable_copy(ms, output_ms, overwrite=True)
     add_column(working, "CORRECTED_DATA", like=data_column, fill=None, exist_ok=True)
     with open_ms(working, readonly=False) as tab:
         also_corrected = [c for c in ALSO_CORRECTED if c in tab.colnames() and c != data_column]
@@ -158,7 +191,4 @@ def apply_solutions(
                 tab.putcol(column, extra.astype(data.dtype), startrow=start, nrow=rows)
             if bad.any():
                 tab.putcol("FLAG", flags | bad, startrow=start, nrow=rows)
-        tab.putkeyword(APPLIED_KEYWORD, str(solutions_path.resolve()))
-    fraction = newly_flagged / max(total, 1)
-    logger.info("Applied %s to %s (%.2f %% newly flagged)", solutions_path, working, 100 * fraction)
-    return ApplyResult(working, solutions_path, fraction)
+    return newly_flagged / max(total, 1)

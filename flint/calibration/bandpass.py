@@ -29,6 +29,7 @@ from flint.calibration.stefcal import accumulate, empty_equations, stefcal
 from flint.errors import MeasurementSetError
 from flint.flagging import flag_basic, flag_statistics, run_aoflagger, set_flags
 from flint.flagging.aoflagger import calibrator_strategy
+from flint.identity import Recipe, digest
 from flint.ms import add_column, open_ms, require_columns, writable_copy
 from flint.options import BaseOptions
 
@@ -166,11 +167,18 @@ def solve_bandpass(
     """Solve the bandpass of one beam's calibrator scan and write MWAOCAL solutions.
 
     The flagged working copy is ``<work_dir>/<ms name>.flagged.ms`` (default: next to
-    ``solutions_path``). An existing ``solutions_path`` is reused unless ``overwrite``.
+    ``solutions_path``). Solutions made from the same scan, options, sky and flagging
+    strategy are reused unless ``overwrite`` (:class:`flint.identity.Recipe`).
     """
     options = options or BandpassOptions()
     ms, solutions_path = Path(ms), Path(solutions_path)
-    if solutions_path.exists() and not overwrite:
+    recipe = Recipe.of(
+        "bandpass",
+        {"ms": ms, "strategy": calibrator_strategy()},
+        {"options": options, "sky": None if sky is None else digest(sky)},
+        tools=("aoflagger",) if options.aoflagger else (),
+    )
+    if not overwrite and recipe.made(solutions_path):
         existing = read_solutions(solutions_path)
         logger.info("Bandpass solutions %s exist; skipping", solutions_path)
         diagonal = existing.gains[..., [0, -1]]
@@ -198,7 +206,13 @@ def solve_bandpass(
             if options.aoflagger:
                 column = options.data_column if result is None else "CORRECTED_DATA"
                 run_aoflagger(
-                    working, column=column, keep_input_flags=True, strategy=calibrator_strategy()
+                    working,
+                    column=column,
+                    keep_input_flags=True,
+                    strategy=calibrator_strategy(),
+                    log_path=solutions_path.with_name(
+                        f"{solutions_path.name}.aoflagger-round{round_number}.log"
+                    ),
                 )
             result = _solve_once(working, sky, n_ant, frequencies, options)
             jones = diagonal_to_jones(result.gains.transpose(2, 0, 1))  # [ant, chan, 4]
@@ -229,6 +243,7 @@ def solve_bandpass(
     jones[~np.isfinite(jones).all(-1)] = np.nan
     solutions = AOSolutions(jones[None], start_time=start_time, end_time=end_time)
     write_solutions(solutions, solutions_path, overwrite=True)
+    recipe.record(solutions_path)
     statistics = flag_statistics(working)
     return BandpassResult(
         solutions_path=solutions_path,

@@ -265,19 +265,24 @@ def repair_solutions_file(
 ) -> RepairedFile:
     """Write the pre-flagged (and smoothed) copy of ``solutions_path``, plus a plot.
 
-    An existing output is kept (a rerun skips it); the input is never changed.
+    An output made from the same solutions and options is kept (a rerun skips it,
+    :class:`flint.identity.Recipe`); the input is never changed.
     """
     from flint.calibration.plots import plot_solutions
     from flint.calibration.solutions import read_solutions, write_solutions
+    from flint.identity import Recipe
 
     output_path = Path(output_path)
     plot_path = output_path.with_suffix(".png") if plot else None
-    if output_path.exists() and (plot_path is None or plot_path.exists()):
-        logger.info("Repaired solutions %s exist; skipping", output_path)
+    products = [output_path] + ([plot_path] if plot_path else [])
+    recipe = Recipe.of("repair", {"solutions": solutions_path}, {"options": options, "plot": plot})
+    if recipe.made(*products):
+        logger.info("Repaired solutions %s are up to date; skipping", output_path)
         return RepairedFile(output_path, plot_path, None, skipped=True)
     original = read_solutions(solutions_path)
     repaired, report = repair_solutions(original, options)
     write_solutions(repaired, output_path, overwrite=True)
     if plot_path is not None:
         plot_solutions(repaired, plot_path, reference=original)
+    recipe.record(*products)
     return RepairedFile(output_path, plot_path, report)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal
 
 
@@ -66,19 +67,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace):
-    import yaml
-
     from flint.errors import ConfigError
-    from flint.options import validated
+    from flint.options import load_yaml_mapping, validated
     from flint.simulation.observation import SimulationOptions
 
     values: dict[str, Any] = {}
     if args.config:
         try:
-            with open(args.config) as handle:
-                values.update(yaml.safe_load(handle) or {})
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigError(f"cannot read options: {error}", args.config) from None
+            text = Path(args.config).read_text()
+        except OSError as error:
+            raise ConfigError(f"cannot read options: {error.strerror}", args.config) from None
+        values.update(load_yaml_mapping(text, args.config, "simulation options are a mapping"))
     for name in SimulationOptions.model_fields:
         value = getattr(args, name, None)
         if value is not None:

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path
 from flint.errors import InputError
-from flint.external import run_tool
+from flint.external import run_tool, scaled_timeout
+from flint.identity import Recipe, amend, digest, identity, read_sidecar
 from flint.imaging.command import (
     CHANNEL_KINDS,
     build_predict_command,
@@ -28,6 +29,11 @@ from flint.imaging.products import ImageProducts
 from flint.ms import check_ms
 
 logger = logging.getLogger(__name__)
+
+WSCLEAN_SECONDS_PER_GB = 3600.0
+"""wsclean's default timeout per GB of measurement sets imaged (at least 30 minutes)."""
+WSCLEAN_MIN_TIMEOUT_S = 1800.0
+MODEL_COLUMN = "MODEL_DATA"
 
 
 def _absolute(options: WSCleanOptions) -> WSCleanOptions:
@@ -68,6 +74,13 @@ def _read_record(path: Path) -> dict:
         return {}
 
 
+def _amend_model_column(ms_paths: Sequence[Path], by: str, before: dict) -> None:
+    """Record that wsclean (the recipe ``by``) wrote MODEL_DATA into each measurement set."""
+    for ms in ms_paths:
+        record, base = before[ms]
+        amend(ms, MODEL_COLUMN, by, record, base)
+
+
 def run_wsclean(
     ms_paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
     options: WSCleanOptions,
@@ -84,9 +97,12 @@ def run_wsclean(
 
     wsclean writes into a scratch directory next to the products; they are renamed
     into place only once the run finished without diverging, so a product that
-    exists is complete. With ``skip_existing`` a rerun with the same options whose
-    products all exist does nothing (the options are recorded beside the products); other
-    options image again. A diverging clean (see :func:`detect_divergence`) is retried up to
+    exists is complete. With ``skip_existing`` a rerun whose products were made from the
+    same data, mask, options and wsclean version does nothing (:class:`flint.identity.Recipe`;
+    the MODEL_DATA wsclean itself writes into the data is left out of their identity);
+    anything else images again. wsclean's whole output is kept in ``name-wsclean.log``
+    beside the products (also when it fails); ``timeout`` defaults to one scaled by the
+    data's size. A diverging clean (see :func:`detect_divergence`) is retried up to
     ``max_retries`` times with :func:`safer_options`; if it still diverges,
     :class:`CleanDivergenceError` is raised. ``options.data_column`` must exist.
     Sub-band products of kinds not in ``channel_kinds`` (e.g. ``("image", "model")``)
@@ -103,14 +119,20 @@ def run_wsclean(
     record = output_dir / f"{name}-flint-options.json"
     requested = options.model_dump(mode="json")
     final = expected_products(final_prefix, options, channel_kinds)
-    done = _read_record(record)
-    if (
-        skip_existing
-        and done.get("requested") == requested
-        and all(path.exists() for path in final.values())
-        and up_to_date([record], ms_paths)  # written last, after wsclean's MODEL_DATA
-    ):
-        used = WSCleanOptions.model_validate(done["used"])
+    recipe = Recipe.of(
+        "wsclean",
+        {"ms": ms_paths, "fits_mask": options.fits_mask},
+        {
+            "options": requested,
+            "channel_kinds": sorted(channel_kinds),
+            "max_retries": max_retries,
+            "divergence_growth": divergence_growth,
+        },
+        tools=("wsclean",),
+        ignore=(MODEL_COLUMN,),
+    )
+    if skip_existing and recipe.made(*final.values(), record):
+        used = WSCleanOptions.model_validate(_read_record(record)["used"])
         logger.info("Skipping wsclean for %s: made with these options already", final_prefix)
         return ImageProducts.from_files(
             final_prefix,
@@ -120,31 +142,37 @@ def run_wsclean(
         )
 
     current = _absolute(options)
+    timeout = timeout or scaled_timeout(
+        ms_paths, seconds_per_gb=WSCLEAN_SECONDS_PER_GB, minimum=WSCLEAN_MIN_TIMEOUT_S
+    )
+    # each MS's sidecar and identity before wsclean writes MODEL_DATA into it
+    before = {ms: (read_sidecar(ms), identity(ms, ignore=(MODEL_COLUMN,))) for ms in ms_paths}
     for attempt in range(1, max_retries + 2):
         scratch = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=output_dir))
         try:
             command = build_wsclean_command(ms_paths, current, scratch / name)
-            scratch_log = scratch / "wsclean.log"
-            run_tool(command.argv, log_path=scratch_log, timeout=timeout, cwd=scratch)
-            with scratch_log.open(errors="replace") as lines:
+            run_tool(command.argv, log_path=log_path, timeout=timeout, cwd=scratch)
+            with log_path.open(errors="replace") as lines:
                 reason = detect_divergence(lines, growth=divergence_growth)
             reason = reason or _not_finite(command.products)
             if reason is None:
                 final = expected_products(final_prefix, current, channel_kinds)
                 _collect(expected_products(scratch / name, current, channel_kinds), final)
-                os.replace(scratch_log, log_path)
+                if not current.no_update_model_required:
+                    _amend_model_column(ms_paths, recipe.key, before)
                 with atomic_path(record, overwrite=True) as temporary:
                     temporary.write_text(
                         json.dumps(
                             {"requested": requested, "used": current.model_dump(mode="json")}
                         )
                     )
+                recipe.record(*final.values(), record)
                 logger.info("wsclean products written to %s-*", final_prefix)
                 return ImageProducts.from_files(
                     final_prefix, final, current, log=log_path, attempts=attempt
                 )
             logger.warning("wsclean attempt %d for %s diverged: %s", attempt, name, reason)
-            shutil.copyfile(scratch_log, output_dir / f"{name}-wsclean.diverged-{attempt}.log")
+            shutil.copyfile(log_path, output_dir / f"{name}-wsclean.diverged-{attempt}.log")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         safer = safer_options(current, attempt)
@@ -172,7 +200,8 @@ def predict_model_column(
     """Fill MODEL_DATA of ``ms_paths`` from the model images ``model_prefix[-NNNN]-model.fits``.
 
     ``options`` must match the run that made the models (``channels_out``, ``pol``);
-    use ``ImageProducts.prefix`` and ``ImageProducts.options``.
+    use ``ImageProducts.prefix`` and ``ImageProducts.options``. The log is kept as
+    ``<model_prefix>-predict.log``; each MS records the amendment of its MODEL_DATA.
     """
     if isinstance(ms_paths, str | os.PathLike):
         ms_paths = [ms_paths]
@@ -187,5 +216,10 @@ def predict_model_column(
     if missing:
         raise InputError(f"missing model image(s) {', '.join(missing)}", prefix.parent)
     argv = build_predict_command(ms_paths, prefix, _absolute(options))
+    before = {ms: (read_sidecar(ms), identity(ms, ignore=(MODEL_COLUMN,))) for ms in ms_paths}
+    by = digest(["predict", [identity(model) for model in models], options])
+    timeout = timeout or scaled_timeout(ms_paths, seconds_per_gb=WSCLEAN_SECONDS_PER_GB)
     with tempfile.TemporaryDirectory(prefix=".predict-", dir=prefix.parent) as scratch:
-        run_tool(argv, log_path=Path(scratch) / "predict.log", timeout=timeout, cwd=scratch)
+        log = prefix.with_name(prefix.name + "-predict.log")
+        run_tool(argv, log_path=log, timeout=timeout, cwd=scratch)
+    _amend_model_column(ms_paths, by, before)

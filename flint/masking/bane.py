@@ -9,8 +9,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from flint.atomic import up_to_date
-from flint.external import run_tool
+from flint.external import run_tool, scaled_timeout
+from flint.identity import Recipe
 from flint.masking.options import MaskingOptions
 
 logger = logging.getLogger(__name__)
@@ -58,13 +58,16 @@ def run_bane(
     """Run BANE on ``image`` (default products ``IMAGE_{bkg,rms}.fits``), atomically.
 
     BANE writes into a scratch directory; both maps are renamed into place only
-    after it succeeded. Existing maps are reused when ``skip_existing``.
+    after it succeeded, and its log is kept as ``<out_base>.bane.log``. Maps made from
+    the same image and settings are reused when ``skip_existing``.
     """
     image = Path(image).absolute()
     if out_base is None:
         out_base = image.with_suffix("")
     final = bane_products(Path(out_base).absolute())
-    if skip_existing and up_to_date([final.background, final.rms], [image]):
+    settings = {"grid": options.bane_grid, "box": options.bane_box}
+    recipe = Recipe.of("bane", {"image": image}, settings, tools=("AegeanTools",))
+    if skip_existing and recipe.made(final.background, final.rms):
         logger.info("Reusing BANE maps %s, %s", final.background, final.rms)
         return final
     final.rms.parent.mkdir(parents=True, exist_ok=True)
@@ -73,10 +76,11 @@ def run_bane(
         made = bane_products(scratch_base)
         run_tool(
             build_bane_command(image, scratch_base, options),
-            log_path=Path(scratch) / "bane.log",
-            timeout=options.bane_timeout_s,
+            log_path=Path(f"{Path(out_base).absolute()}.bane.log"),
+            timeout=scaled_timeout([image], 6_000.0, minimum=options.bane_timeout_s),
             cwd=scratch,
         )
         os.replace(made.background, final.background)
         os.replace(made.rms, final.rms)
+    recipe.record(final.background, final.rms)
     return final

@@ -10,8 +10,9 @@ import numpy as np
 from astropy.io import fits
 from scipy import ndimage
 
-from flint.atomic import atomic_path, made_with, record_recipe, up_to_date
+from flint.atomic import atomic_path
 from flint.errors import InputError
+from flint.identity import Recipe
 from flint.masking.bane import BackgroundMaps, run_bane
 from flint.masking.options import MaskingOptions
 
@@ -91,8 +92,11 @@ def make_clean_mask(
     """
     options = options or MaskingOptions()
     image, output = Path(image), Path(output)
-    recipe = {"options": options.model_dump(mode="json"), "image": str(image)}
-    if skip_existing and up_to_date([output], [image]) and made_with(output, recipe):
+    inputs = {"image": image}
+    if maps is not None:
+        inputs.update(background=maps.background, rms=maps.rms)
+    recipe = Recipe.of("mask", inputs, options.model_dump(mode="json", exclude={"bane_timeout_s"}))
+    if skip_existing and recipe.made(output):
         logger.info("Reusing clean mask %s", output)
         return output
     if maps is None:
@@ -114,5 +118,5 @@ def make_clean_mask(
     )
     logger.info("Clean mask %s covers %.3f %% of the image", output, 100 * mask.mean())
     written = write_mask(mask, header, output)
-    record_recipe(written, recipe)
+    recipe.record(written)
     return written

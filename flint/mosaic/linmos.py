@@ -34,8 +34,9 @@ from radio_beam import Beam
 from reproject.mosaicking import find_optimal_celestial_wcs
 from scipy.ndimage import map_coordinates
 
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path
 from flint.errors import InputError
+from flint.identity import Recipe
 from flint.mosaic.headers import (
     BANDWIDTH_KEY,
     bandwidth_hz,
@@ -242,7 +243,15 @@ def mosaic_images(
     for name, given in (("noise", noise), ("centres_deg", centres_deg)):
         if given is not None and len(given) != len(images):
             raise InputError(f"{len(given)} {name} entries given for {len(images)} images", output)
-    if up_to_date([output, weight_path], images):
+    noise_list = list(noise) if noise is not None else [None] * len(images)
+    noise_files = [n if isinstance(n, str | os.PathLike) else None for n in noise_list]
+    noise_values = [None if isinstance(n, str | os.PathLike) else n for n in noise_list]
+    recipe = Recipe.of(
+        "mosaic",
+        {"images": images, "noise": noise_files},
+        {"noise": noise_values, "centres_deg": centres_deg, "options": options},
+    )
+    if recipe.made(output, weight_path):
         logger.info("Reusing mosaic %s and weights %s", output, weight_path)
         return MosaicResult(output, weight_path, images, skipped=True)
 
@@ -284,6 +293,7 @@ def mosaic_images(
         fits.PrimaryHDU(weight.astype(np.float32), weight_header).writeto(temporary)
     with atomic_path(output, overwrite=True) as temporary:
         fits.PrimaryHDU(mosaic.astype(np.float32), header).writeto(temporary)
+    recipe.record(output, weight_path)
     logger.info(
         "Mosaic of %d images -> %s (%d x %d px, beam %s)",
         len(images),

@@ -22,7 +22,13 @@ def check_ms(path: str | os.PathLike[str]) -> Path:
     if not path.exists():
         raise MeasurementSetError("no such measurement set", path)
     if not (path / "table.dat").exists():
-        raise MeasurementSetError("not a casacore table (no table.dat)", path)
+        raise MeasurementSetError(
+            "not a measurement set (no table.dat: not a casacore table)", path
+        )
+    if not (path / "ANTENNA" / "table.dat").exists():
+        raise MeasurementSetError(
+            "not a measurement set (a casacore table without an ANTENNA subtable)", path
+        )
     return path
 
 
@@ -58,15 +64,13 @@ def writable_copy(
 ) -> Path:
     """Copy-on-write: copy ``source`` to ``destination`` (atomically) before any change.
 
-    An existing complete copy is reused unless ``overwrite`` is set, so a rerun
-    does not repeat the copy. The source is never opened for writing.
+    An existing ``destination`` is replaced when ``overwrite`` (else FileExistsError): an
+    existing copy may be one a killed run left half-changed, so it is never reused here
+    (whether a finished product may be reused is decided by :mod:`flint.identity`).
+    The source is never opened for writing.
     """
     source, destination = check_ms(source), Path(destination)
     if source.resolve() == destination.resolve():
         raise MeasurementSetError("refusing to modify a measurement set in place", source)
-    if destination.exists() and not overwrite:
-        check_ms(destination)
-        logger.info("Reusing existing copy %s", destination)
-        return destination
     logger.info("Copying %s -> %s", source, destination)
     return copy_atomically(source, destination, overwrite=overwrite)

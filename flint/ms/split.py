@@ -9,8 +9,9 @@ from pathlib import Path
 
 from casacore.tables import table
 
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path
 from flint.errors import MeasurementSetError
+from flint.identity import Recipe
 from flint.ms.access import check_ms, require_columns
 
 logger = logging.getLogger(__name__)
@@ -25,13 +26,13 @@ def split_column(
     """Write a copy of ``ms`` whose DATA is ``ms``'s ``column`` (MODEL_DATA dropped).
 
     The source is untouched; the copy is built under a temporary name and renamed, so
-    an existing ``output_ms`` is complete, and a rerun returns it without work unless the
-    source changed since.
+    an existing ``output_ms`` is complete, and a rerun returns it without work when it was
+    made from the same source (:class:`flint.identity.Recipe`).
     """
     ms, output_ms = check_ms(ms), Path(output_ms)
-    if up_to_date([output_ms], [ms]):
-        check_ms(output_ms)
-        logger.info("Split %s exists; skipping", output_ms)
+    recipe = Recipe.of("split", {"ms": ms}, {"column": column, "dropped": DROPPED})
+    if recipe.made(output_ms):
+        logger.info("Split %s is up to date; skipping", output_ms)
         return output_ms
     require_columns(ms, column)
     if column == "DATA":
@@ -42,5 +43,6 @@ def split_column(
             tab.removecols(["DATA", *(c for c in DROPPED if c in tab.colnames() and c != column)])
             tab.renamecol(column, "DATA")
             tab.putkeyword(SPLIT_KEYWORD, f"{ms}:{column}")
+    recipe.record(output_ms)
     logger.info("Split %s of %s into DATA of %s", column, ms, output_ms)
     return output_ms

@@ -21,8 +21,8 @@ same way; the stage is then the name up to the first separator. Tasks without a 
 mosaic, say) go in the :data:`ALL_BEAMS` row.
 
 Retry reruns only unfinished work: it starts a new run of the same deployment with the same
-parameters, so tasks whose results are persisted and cached by input (Prefect
-``cache_policy=INPUTS + TASK_SOURCE``, ``persist_result=True``) finish at once as ``Cached``.
+parameters, so tasks whose results are persisted and cached by what they read (flint's
+rerun rule, :mod:`flint.prefect.cache`) finish at once as ``Cached``.
 """
 
 from __future__ import annotations

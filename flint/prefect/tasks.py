@@ -1,44 +1,54 @@
-"""Prefect tasks: one-line wraps of flint's units of work, cached by their inputs.
+"""Prefect tasks: one-line wraps of flint's units of work, cached by what they read.
 
-Every task persists its result and is cached on its inputs, its source and the times of
-the files it reads, so a flow that is started again after a failure or interruption
-finds finished work as ``Cached`` and reruns only what did not finish (or what reads a
-file that was remade since). Tasks that write into a measurement set they read (wsclean
-filling MODEL_DATA) change their own inputs; on a rerun they run again, and the core
-function finds its products up to date and returns at once. Results (and the cache records) live under the flow's
-output directory (:func:`results_under`), so deleting the output forgets the cache too.
-Flows name each task run ``stage-beamNN-roundN`` (see :mod:`flint.prefect.runs`), which
-the workbench's run grid is built from.
+A task is made with :func:`flint_task` from a core function, a name, and the parameters
+that hold the paths it reads::
+
+    preprocess_task = flint_task(preprocess_askap_ms, "preprocess", reads=("ms",))
+
+Every task persists its result and is cached by flint's one rerun rule
+(:mod:`flint.prefect.cache`): the content-derived identity of what it reads, its other
+parameters, its source and the tool versions. A flow started again after a failure or
+interruption finds finished work as ``Cached`` and reruns exactly what changed inputs or
+options imply, or what lost its products. A task that writes into a measurement set it
+reads (wsclean filling MODEL_DATA) names that column in ``amends``. Results are stored as
+JSON (never pickles) under the flow's output directory (:func:`results_under`), so deleting
+the output forgets the cache too. Each task's tools are stopped when its flow run is
+cancelled (:mod:`flint.prefect.cancel`). Flows name each task run
+``stage-beamNN-roundN`` (see :mod:`flint.prefect.runs`), which the workbench's run grid is
+built from.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from prefect import Task, task
-from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
-from prefect.context import TaskRunContext
-from prefect.filesystems import LocalFileSystem
-from prefect.utilities.hashing import hash_objects
 
-from flint.atomic import latest_mtime
+from flint.askap.preprocess import preprocess_ms
 from flint.calibration.apply import apply_solutions
 from flint.calibration.bandpass import solve_bandpass
 from flint.calibration.repair import repair_solutions_file
 from flint.convolve import convolve_images
 from flint.demo import simulate_demo_calibrator, simulate_demo_field
+from flint.external import checked, stopping_when
 from flint.flagging.aoflagger import run_aoflagger
 from flint.imaging.run import run_wsclean
 from flint.masking import make_clean_mask
 from flint.mosaic import mosaic_images
 from flint.ms.split import split_column
+from flint.prefect.cache import (
+    FlintJSONSerializer,
+    FlintResultStorage,
+    InputIdentity,
+    register_return_type,
+)
+from flint.prefect.cancel import TaskCancelled, stop_check
 from flint.selfcal import solve_selfcal_gains
 from flint.sourcefind import find_sources
 from flint.validation import validate
@@ -47,61 +57,49 @@ from flint.validation.thermal import thermal_limit
 RESULTS_DIRECTORY = ".flint-results"
 
 
-@dataclass
-class InputFileTimes(CachePolicy):
-    """Part of the cache key: the modification times of the files and MSs a task reads.
+def flint_task(
+    function: Callable[..., Any], name: str, reads: tuple[str, ...], amends: tuple[str, ...] = ()
+) -> Task:
+    """Wrap a core function as a cached, persisted, cancellable task.
 
-    Inputs are mostly paths, and a path names a file that a rerun with other options may
-    have remade: the task must then run again rather than return a stale cached result.
-    Only the parameters in ``reads`` are dated (outputs must not change the key).
+    ``reads`` names the parameters holding the paths the function reads (files or
+    measurement sets, or lists of them); ``amends`` the MS columns it writes into one of
+    them. The function's return annotation must be JSON-able data (a dataclass or pydantic
+    model of paths, numbers and strings): it is how the result is stored.
     """
+    register_return_type(function)
 
-    reads: tuple[str, ...] = ()
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        stopped = stop_check()
+        if checked(stopped):  # the run was cancelled before this task reached a worker
+            raise TaskCancelled(f"{name}: not started, its flow run was cancelled or ended")
+        with stopping_when(stopped):
+            return function(*args, **kwargs)
 
-    def compute_key(
-        self,
-        task_ctx: TaskRunContext,
-        inputs: dict[str, Any],
-        flow_parameters: dict[str, Any],
-        **kwargs: Any,
-    ) -> str | None:
-        values = [inputs[name] for name in self.reads if name in inputs]
-        stamps = sorted(f"{path}@{latest_mtime(path)}" for path in _paths(values) if path.exists())
-        return hash_objects(stamps)
-
-
-def _paths(values: Iterable[Any]) -> Iterator[Path]:
-    for value in values:
-        if isinstance(value, str | Path):
-            yield Path(value)
-        elif isinstance(value, list | tuple):
-            yield from _paths(value)
-
-
-def flint_task(function: Callable[..., Any], name: str, reads: tuple[str, ...]) -> Task:
-    """Wrap a core function as a cached, persisted task; ``reads`` names its input files."""
     return task(
-        function,
+        run,
         name=name,
-        cache_policy=INPUTS + TASK_SOURCE + InputFileTimes(reads=reads),
+        cache_policy=InputIdentity(reads=tuple(reads), amends=tuple(amends)),
         persist_result=True,
+        result_serializer=FlintJSONSerializer(),
         retries=0,
     )
 
 
-def results_under(output_dir: str | Path) -> LocalFileSystem:
+def results_under(output_dir: str | Path) -> FlintResultStorage:
     """Result storage (and cache records) inside ``output_dir``, saved as a Prefect block."""
     return _storage(str(Path(output_dir).resolve()))
 
 
 @functools.lru_cache(maxsize=64)
-def _storage(output_dir: str) -> LocalFileSystem:
+def _storage(output_dir: str) -> FlintResultStorage:
     """Prefect wants result storage persisted server-side; the block is named after the
     directory, so every run writing to one output directory shares one block."""
     path = Path(output_dir) / RESULTS_DIRECTORY
     path.mkdir(parents=True, exist_ok=True)
     name = "flint-results-" + hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    storage = LocalFileSystem(basepath=str(path))
+    storage = FlintResultStorage(basepath=str(path))
     storage.save(name, overwrite=True)
     return storage
 
@@ -136,18 +134,21 @@ def labelled(stage: str, beam: int | None = None, round_number: int | None = Non
         _LABEL.reset(token)
 
 
+preprocess_task = flint_task(preprocess_ms, "preprocess", ("ms",))
 solve_bandpass_task = flint_task(solve_bandpass, "solve", ("ms",))
 repair_solutions_task = flint_task(repair_solutions_file, "repair", ("solutions_path",))
 apply_solutions_task = flint_task(apply_solutions, "apply", ("ms", "solutions_path"))
 flag_task = flint_task(run_aoflagger, "flag", ("ms",))
 split_task = flint_task(split_column, "split", ("ms",))
-image_task = flint_task(run_wsclean, "image", ("ms_paths",))
-mask_task = flint_task(make_clean_mask, "mask", ("image",))
+image_task = flint_task(run_wsclean, "image", ("ms_paths",), amends=("MODEL_DATA",))
+mask_task = flint_task(make_clean_mask, "mask", ("image", "maps"))
 selfcal_task = flint_task(solve_selfcal_gains, "selfcal", ("ms",))
 find_sources_task = flint_task(find_sources, "find", ("image",))
 convolve_task = flint_task(convolve_images, "convolve", ("images",))
-mosaic_task = flint_task(mosaic_images, "mosaic", ("images",))
-validate_task = flint_task(validate, "validate", ("catalogue", "image", "rms_image"))
+mosaic_task = flint_task(mosaic_images, "mosaic", ("images", "noise"))
+validate_task = flint_task(
+    validate, "validate", ("catalogue", "truth", "image", "rms_image", "psf_images")
+)
 thermal_task = flint_task(thermal_limit, "thermal-limit", ("residual", "noise_image"))
 simulate_calibrator_task = flint_task(simulate_demo_calibrator, "calibrator", ())
 simulate_field_task = flint_task(simulate_demo_field, "field", ())

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from flint.atomic import made_with, record_recipe, up_to_date
 from flint.calibration.repair import reference_phase
 from flint.calibration.solutions import AOSolutions, write_solutions
 from flint.calibration.stefcal import NormalEquations, accumulate, empty_equations, stefcal
 from flint.errors import MeasurementSetError
+from flint.identity import Recipe
 from flint.ms import open_ms, require_columns
 from flint.strategy.stages import GainSolveOptions
 
@@ -97,15 +97,19 @@ def solve_selfcal_gains(
     model_column: str = "MODEL_DATA",
     overwrite: bool = False,
 ) -> SelfcalGains:
-    """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``."""
+    """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``.
+
+    Gains solved from the same data and model (the MS's identity includes the model the
+    last image wrote into it) with the same options are reused unless ``overwrite``.
+    """
     options = options or GainSolveOptions()
     ms, solutions_path = Path(ms), Path(solutions_path)
-    recipe = {
-        "options": options.model_dump(mode="json"),
-        "data_column": data_column,
-        "model_column": model_column,
-    }
-    if not overwrite and up_to_date([solutions_path], [ms]) and made_with(solutions_path, recipe):
+    recipe = Recipe.of(
+        "selfcal",
+        {"ms": ms},
+        {"options": options, "data_column": data_column, "model_column": model_column},
+    )
+    if not overwrite and recipe.made(solutions_path):
         logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
     require_columns(ms, data_column, model_column, "FLAG")
@@ -173,7 +177,7 @@ def solve_selfcal_gains(
         jones = jones[:, :, groups]
     solutions = AOSolutions(jones, start_time=start, end_time=start + n_intervals * solint)
     write_solutions(solutions, solutions_path, overwrite=True)
-    record_recipe(solutions_path, recipe)
+    recipe.record(solutions_path)
     diagonal = jones[..., DIAGONAL]
     finite = np.isfinite(diagonal)
     phase_rms = (

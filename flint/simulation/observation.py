@@ -24,6 +24,11 @@ class SimulationOptions(BaseOptions):
 
     sbid: int = Field(50000, ge=0)
     """Scheduling block ID: names the output directory and the measurement sets."""
+    layout: Literal["raw", "casda", "flint"] = "raw"
+    """How the data are delivered: ``raw`` as the telescope writes them (boresight FIELD,
+    BEAM_OFFSET, PAF-frame correlations, a calibrator block with one field per beam
+    position), ``casda`` as CASDA serves ASKAPsoft's calibrated science data, ``flint``
+    already preprocessed (FIELD at the beam, sky frame)."""
     field_name: str = Field("SIM_FIELD", pattern=r"^[^.\s/]+$")
     """Field name used in the MS names and the FIELD table (calibrators use their own name)."""
     ra_deg: float = Field(98.21196, ge=0.0, lt=360.0)

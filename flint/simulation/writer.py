@@ -2,14 +2,14 @@
 
 Layout mirrors the real RACS-low files: tiled DATA/FLAG (tiles of 4 correlations ×
 ≤18 channels × ~1820 rows), a FEED table with one row per antenna and beam (FEED_ID
-= beam, BEAM_OFFSET of every beam, RECEPTOR_ANGLE [90°, 180°], X/Y receptors),
-FEED1 = FEED2 = the beam, one FIELD at the beam's phase centre, CORR_TYPE XX XY YX YY
+= beam, BEAM_OFFSET of every beam, RECEPTOR_ANGLE of the correlations' frame, X/Y
+receptors), FEED1 = FEED2 = the beam, one FIELD row per field observed (the telescope
+writes the boresight there, processed data the beam's pointing), CORR_TYPE XX XY YX YY
 and TELESCOPE_NAME ASKAP.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +20,16 @@ from flint.simulation.array_layout import ArrayLayout
 
 CORR_TYPES = np.array([9, 10, 11, 12], dtype=np.int32)  # XX XY YX YY
 CORR_PRODUCTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.int32)
-RECEPTOR_ANGLE = np.array([0.5 * math.pi, math.pi])
 N_FOOTPRINT_BEAMS = 36
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One row of the FIELD table."""
+
+    name: str
+    direction_rad: tuple[float, float]
+    time_mjd_s: float
 
 
 @dataclass(frozen=True)
@@ -34,10 +42,10 @@ class MSLayout:
     n_rows: int
     integration_s: float
     time_range_mjd_s: tuple[float, float]
-    field_name: str
-    phase_centre_rad: tuple[float, float]
+    fields: tuple[FieldRow, ...]
     beam: int
     beam_offsets_rad: NDArray[np.float64]  # [36, 2] as in the FEED table of every antenna
+    receptor_angle_rad: NDArray[np.float64]  # [2]: X and Y of every feed
     extra_columns: tuple[str, ...] = ("NOISE_DATA",)
 
 
@@ -117,23 +125,24 @@ def create_ms(path: Path, spec: MSLayout) -> None:
         feed.putcol("BEAM_OFFSET", np.tile(offsets, (nant, 1, 1)))
         feed.putcol("POLARIZATION_TYPE", np.array([["X", "Y"]] * nfeed))
         feed.putcol("POL_RESPONSE", np.tile(np.eye(2, dtype=np.complex64), (nfeed, 1, 1)))
-        feed.putcol("RECEPTOR_ANGLE", np.tile(RECEPTOR_ANGLE, (nfeed, 1)))
+        feed.putcol("RECEPTOR_ANGLE", np.tile(spec.receptor_angle_rad, (nfeed, 1)))
         feed.putcol("POSITION", np.zeros((nfeed, 3)))
         feed.putcol("INTERVAL", np.full(nfeed, 1e30))
         feed.putcol("NUM_RECEPTORS", np.full(nfeed, 2, dtype=np.int32))
         feed.putcol("SPECTRAL_WINDOW_ID", np.full(nfeed, -1, dtype=np.int32))
         feed.putcol("TIME", np.zeros(nfeed))
 
-    direction = np.array([[spec.phase_centre_rad]])
+    nfield = len(spec.fields)
+    direction = np.array([[row.direction_rad] for row in spec.fields])
     with subtable("FIELD") as field:
-        field.addrows(1)
+        field.addrows(nfield)
         for column in ("DELAY_DIR", "PHASE_DIR", "REFERENCE_DIR"):
             field.putcol(column, direction)
-        field.putcol("NAME", [spec.field_name])
-        field.putcol("CODE", [""])
-        field.putcol("NUM_POLY", np.zeros(1, dtype=np.int32))
-        field.putcol("SOURCE_ID", np.full(1, -1, dtype=np.int32))
-        field.putcol("TIME", np.array([spec.time_range_mjd_s[0]]))
+        field.putcol("NAME", [row.name for row in spec.fields])
+        field.putcol("CODE", [""] * nfield)
+        field.putcol("NUM_POLY", np.zeros(nfield, dtype=np.int32))
+        field.putcol("SOURCE_ID", np.full(nfield, -1, dtype=np.int32))
+        field.putcol("TIME", np.array([row.time_mjd_s for row in spec.fields]))
 
     nchan = len(spec.frequencies_hz)
     widths = np.full(nchan, spec.channel_width_hz)

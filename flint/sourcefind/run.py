@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from flint.atomic import atomic_path, up_to_date
+from flint.atomic import atomic_path
 from flint.errors import InputError, ToolError
-from flint.external import run_tool
+from flint.external import run_tool, scaled_timeout
+from flint.identity import Recipe
 from flint.sourcefind.commands import (
     SourceFindPaths,
     build_aegean_command,
@@ -26,6 +27,9 @@ from flint.sourcefind.commands import (
 from flint.sourcefind.options import SourceFindOptions
 
 logger = logging.getLogger(__name__)
+
+TOOL_SECONDS_PER_GB = 6_000.0
+"""BANE's and Aegean's timeouts per GB of image, beyond their options' minimum."""
 
 # Aegean's component columns and their types, for an empty catalogue
 _COMPONENT_COLUMNS: dict[str, type] = {
@@ -98,7 +102,8 @@ def run_bane(
         argv = build_bane_command(
             image, out_base, options, resolve_executable(options.bane_executable)
         )
-        run_tool(argv, log_path=log_path, timeout=options.bane_timeout_s)
+        timeout = scaled_timeout([image], TOOL_SECONDS_PER_GB, minimum=options.bane_timeout_s)
+        run_tool(argv, log_path=log_path, timeout=timeout)
         for produced, temporary in (
             (f"{out_base}_bkg.fits", background),
             (f"{out_base}_rms.fits", rms),
@@ -134,7 +139,8 @@ def run_aegean(
             options,
             resolve_executable(options.aegean_executable),
         )
-        run_tool(argv, log_path=log_path, timeout=options.aegean_timeout_s)
+        timeout = scaled_timeout([image], TOOL_SECONDS_PER_GB, minimum=options.aegean_timeout_s)
+        run_tool(argv, log_path=log_path, timeout=timeout)
         produced_fits, produced_csv = Path(f"{base}_comp.fits"), Path(f"{base}_comp.csv")
         if produced_fits.exists() and produced_csv.exists():
             n_sources = len(Table.read(produced_fits))
@@ -154,11 +160,13 @@ def find_sources(
     output_dir: str | os.PathLike[str] | None = None,
     options: SourceFindOptions | None = None,
 ) -> SourceFindResult:
-    """Background, noise and a component catalogue for ``image``; existing products are reused.
+    """Background, noise and a component catalogue for ``image``; finished products are reused.
 
     Products (in ``output_dir``, default the image's directory) carry BANE's and
     Aegean's own names: ``{stem}_bkg.fits``, ``{stem}_rms.fits``,
-    ``{stem}_comp.fits`` and ``{stem}_comp.csv``. Tool logs go next to them.
+    ``{stem}_comp.fits`` and ``{stem}_comp.csv``. Tool logs go next to them. BANE's maps
+    are reused when made from the same image and options, the catalogue when also made
+    from the same maps (:class:`flint.identity.Recipe`; timeouts are not part of it).
     """
     image = Path(image)
     if not image.is_file():
@@ -169,18 +177,26 @@ def find_sources(
     logs = paths.rms.parent / "logs"
     stem = image_stem(image)
 
-    if up_to_date([paths.background, paths.rms], [image]):
+    settings = options.model_dump(mode="json", exclude={"bane_timeout_s", "aegean_timeout_s"})
+    bane = Recipe.of("bane", {"image": image}, settings, tools=("AegeanTools",))
+    if bane.made(paths.background, paths.rms):
         logger.info("Reusing BANE maps %s, %s", paths.background, paths.rms)
-        bane_ran = False
     else:
         run_bane(image, paths, options, logs / f"{stem}.bane.log")
-        bane_ran = True
+        bane.record(paths.background, paths.rms)
 
-    if not bane_ran and up_to_date([paths.catalogue_fits, paths.catalogue_csv], [image]):
+    aegean = Recipe.of(
+        "aegean",
+        {"image": image, "background": paths.background, "rms": paths.rms},
+        settings,
+        tools=("AegeanTools",),
+    )
+    if aegean.made(paths.catalogue_fits, paths.catalogue_csv):
         n_sources = len(Table.read(paths.catalogue_fits))
         logger.info("Reusing catalogue %s (%d components)", paths.catalogue_fits, n_sources)
         return SourceFindResult(**vars(paths), n_sources=n_sources, skipped=True)
 
     n_sources = run_aegean(image, paths, options, logs / f"{stem}.aegean.log")
+    aegean.record(paths.catalogue_fits, paths.catalogue_csv)
     logger.info("Aegean found %d components in %s", n_sources, image)
     return SourceFindResult(**vars(paths), n_sources=n_sources, skipped=False)

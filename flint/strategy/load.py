@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from flint.atomic import atomic_path
 from flint.errors import ConfigError, InputError
-from flint.options import BaseOptions, validated
+from flint.options import BaseOptions, load_yaml_mapping, validated
 from flint.strategy.model import STAGES, Stage, Strategy, format_errors
+
+STRATEGY_KEYS = "a strategy is a mapping with keys version, selfcal_rounds, defaults, rounds"
 
 
 def default_strategy_text() -> str:
@@ -24,9 +26,7 @@ def default_strategy_text() -> str:
 def check_strategy(data: Any, source: str | None = None) -> Strategy:
     """Validate parsed YAML ``data``; raise one ConfigError listing every problem with its key path."""
     if not isinstance(data, dict):
-        raise ConfigError(
-            "a strategy is a mapping with keys version, selfcal_rounds, defaults, rounds", source
-        )
+        raise ConfigError(f"holds a {type(data).__name__}, not a mapping; {STRATEGY_KEYS}", source)
     if "version" in data and data["version"] != 1:
         raise ConfigError(
             f"version: this flint reads strategy version 1, not {data['version']!r}", source
@@ -44,11 +44,7 @@ def load_strategy(path: str | os.PathLike[str] | None = None) -> Strategy:
     path = Path(path)
     if not path.is_file():
         raise InputError("no such strategy file", path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML: {error}", path) from None
-    return check_strategy(data, str(path))
+    return check_strategy(load_yaml_mapping(path.read_text(), str(path), STRATEGY_KEYS), str(path))
 
 
 def write_default_strategy(path: str | os.PathLike[str], overwrite: bool = False) -> Path:

@@ -17,35 +17,32 @@ def register_bandpass(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bandpass", help="flag and solve the bandpass of every beam of a PKS B1934-638 scan"
     )
-    parser.add_argument("calibrator_dir", type=Path, help="directory of the calibrator's beam MSs")
+    parser.add_argument(
+        "calibrator_dir",
+        type=Path,
+        help="directory of the calibrator's beam MSs (a raw calibrator block, or flint layout)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="where solutions go")
     parser.add_argument("--beams", type=int, nargs="+", help="only these beams")
     _cluster_argument(parser)
     parser.set_defaults(handler=_bandpass)
 
 
-def _beam_count(directory: Path, beams: list[int] | None) -> int | None:
-    """How many beams a flow will process (for its progress bars); None if not known yet."""
-    from flint.ms import find_beam_measurement_sets
-
-    try:
-        return len(find_beam_measurement_sets(directory, beams))
-    except Exception:  # the flow itself reports what is wrong with the directory
-        return None
-
-
 def _bandpass(args: argparse.Namespace) -> int:
     from flint.prefect.progress import quiet_console
 
     quiet_console(args.verbose)  # before Prefect is imported
-    from flint.prefect.flows.bandpass import bandpass_flow
+    from flint.prefect.flows.bandpass import bandpass_flow, check_bandpass_inputs
     from flint.prefect.running import run_flow
+
+    observation, _ = check_bandpass_inputs(args.calibrator_dir, args.beams)  # nothing written
+    print(observation.describe())
 
     run_flow(
         bandpass_flow,
         cluster=args.cluster,
         progress=True,
-        n_beams=_beam_count(args.calibrator_dir, args.beams),
+        n_beams=len(observation.beams),
         calibrator_dir=args.calibrator_dir,
         output_dir=args.output,
         beams=args.beams,
@@ -60,8 +57,14 @@ def register_continuum(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "continuum", help="calibrate, image, self-calibrate, mosaic and validate every beam"
     )
-    parser.add_argument("science_dir", type=Path, help="directory of the science beam MSs")
-    parser.add_argument("--bandpass", type=Path, required=True, help="bandpass flow output")
+    parser.add_argument(
+        "science_dir", type=Path, help="directory of the science beam MSs (raw, CASDA or flint)"
+    )
+    parser.add_argument(
+        "--bandpass",
+        type=Path,
+        help="bandpass flow output (required, except for calibrated CASDA data)",
+    )
     parser.add_argument("--output", type=Path, required=True, help="where products go")
     parser.add_argument("--strategy", type=Path, help="strategy YAML (default: packaged)")
     parser.add_argument("--beams", type=int, nargs="+", help="only these beams")
@@ -74,14 +77,16 @@ def _continuum(args: argparse.Namespace) -> int:
     from flint.prefect.progress import quiet_console
 
     quiet_console(args.verbose)  # before Prefect is imported
-    from flint.prefect.flows.continuum import continuum_flow
+    from flint.prefect.flows.continuum import check_inputs, continuum_flow
     from flint.prefect.running import run_flow
 
+    _, observation, _ = check_inputs(args.science_dir, args.bandpass, args.strategy, args.beams)
+    print(observation.describe())  # bad input failed above: nothing written
     results = run_flow(
         continuum_flow,
         cluster=args.cluster,
         progress=True,
-        n_beams=_beam_count(args.science_dir, args.beams),
+        n_beams=len(observation.beams),
         science_dir=args.science_dir,
         bandpass_dir=args.bandpass,
         output_dir=args.output,
@@ -123,6 +128,12 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
         "--output", type=Path, default=Path("flint-demo"), help="working directory (flint-demo)"
     )
     parser.add_argument("--beams", type=int, nargs="+", help="beams of the demo footprint")
+    parser.add_argument(
+        "--layout",
+        choices=("raw", "casda", "flint"),
+        default="raw",
+        help="deliver the simulated data as the telescope (raw), CASDA or flint would (raw)",
+    )
     _cluster_argument(parser)
     parser.set_defaults(handler=_demo)
 
@@ -142,27 +153,30 @@ def _demo(args: argparse.Namespace) -> int:
     ensure_prefect_server()
     beams = tuple(args.beams or DEMO_BEAMS)
     with TerminalReporter() as reporter, listening(reporter.core):
-        observation = simulate_demo(args.output / "data", beams=beams)
-        reporter.say(
-            f"simulated: {observation.calibrator.sbid_dir} and {observation.field.sbid_dir}"
-        )
-        reporter.say(f"truth:     {observation.field.truth_dir}")
+        observation = simulate_demo(args.output / "data", beams=beams, layout=args.layout)
+        reporter.say(f"simulated ({args.layout} layout): {observation.field.sbid_dir}")
+        if observation.calibrator is not None:
+            reporter.say(f"calibrator:  {observation.calibrator.sbid_dir}")
+        reporter.say(f"truth:       {observation.field.truth_dir}")
+    bandpass_dir = None
     with running_cluster(load_cluster_config(args.cluster)) as address:  # one for both flows
-        run_flow(
-            bandpass_flow,
-            scheduler_address=address,
-            progress=True,
-            n_beams=len(beams),
-            calibrator_dir=observation.calibrator.sbid_dir,
-            output_dir=args.output / "bandpass",
-        )
+        if observation.calibrator is not None:
+            bandpass_dir = args.output / "bandpass"
+            run_flow(
+                bandpass_flow,
+                scheduler_address=address,
+                progress=True,
+                n_beams=len(beams),
+                calibrator_dir=observation.calibrator.sbid_dir,
+                output_dir=bandpass_dir,
+            )
         results = run_flow(
             continuum_flow,
             scheduler_address=address,
             progress=True,
             n_beams=len(beams),
             science_dir=observation.field.sbid_dir,
-            bandpass_dir=args.output / "bandpass",
+            bandpass_dir=bandpass_dir,
             output_dir=args.output / "continuum",
             strategy=demo_strategy_path(),
         )

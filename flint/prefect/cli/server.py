@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     start.add_argument("--web-concurrency", type=int, default=1,
                        help="uvicorn workers; >1 needs Redis messaging")  # fmt: skip
     start.add_argument("--csrf", action="store_true", help="enable Prefect's CSRF protection")
+    start.add_argument(
+        "--auth",
+        action="store_true",
+        help="require an API auth string (PREFECT_SERVER_API_AUTH_STRING, else one generated "
+        "in PREFECT_HOME/flint-api-auth, mode 600); needed with any --host but loopback",
+    )
     start.add_argument("--postgres", action="store_true", help="use PostgreSQL (else SQLite)")
     start.add_argument("--data-dir", type=Path, default=os.environ.get("FLINT_POSTGRES_DATA"),
                        help="PostgreSQL data directory [FLINT_POSTGRES_DATA]")  # fmt: skip
@@ -69,16 +75,25 @@ def _start(args: argparse.Namespace) -> int:
     from flint.prefect.server import _process
     from flint.prefect.server.postgres import read_password, start_postgres
     from flint.prefect.server.prefect_server import (
+        CLIENT_AUTH_ENV,
         PrefectServerOptions,
+        api_auth_string,
+        auth_file,
+        check_options,
         client_settings,
         postgres_url,
         start_prefect_server,
     )
     from flint.prefect.settings import apply_prefect_defaults, prefect_home
 
-    apply_prefect_defaults()
     values = {"host": args.host, "port": args.port, "web_concurrency": args.web_concurrency,
               "csrf_protection": args.csrf}  # fmt: skip
+    if not args.auth or api_auth_string() is not None:
+        check_options(validated(PrefectServerOptions, {**values, "auth_string": api_auth_string()}))
+    auth = api_auth_string(create=args.auth)  # the environment's, or flint's file
+    if auth is not None:
+        values["auth_string"] = auth
+    apply_prefect_defaults()
     if args.postgres:
         pg = _postgres_options(args)
         status = start_postgres(pg)
@@ -97,6 +112,11 @@ def _start(args: argparse.Namespace) -> int:
     settings = client_settings(options.api_url(client_host) if client_host else api_url)
     for key, value in settings.items():
         print(f"  export {key}={value}")
+    if auth is not None:
+        value = (
+            f"$(cat {auth_file()})" if auth_file().exists() else '"$PREFECT_SERVER_API_AUTH_STRING"'
+        )
+        print(f"  export {CLIENT_AUTH_ENV}={value}  # keep it secret")
     return 0
 
 

@@ -14,14 +14,13 @@ import inspect
 import os
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from flint.errors import ConfigError
-from flint.options import BaseOptions, validated
+from flint.options import BaseOptions, load_yaml_mapping, validated
 
 GiB = 2**30
 MIN_WORKER_MEMORY = 2 * GiB
@@ -91,6 +90,9 @@ class ClusterConfig(BaseOptions):
     """A fixed number of workers (job-queue clusters start none unless given)."""
     worker_lifetime: bool = True
     """For job queues with a walltime: retire workers (--lifetime, staggered) before it ends."""
+    tls: Literal["auto", "on", "off"] = "auto"
+    """Encrypt and authenticate Dask's traffic with temporary credentials per cluster:
+    ``auto`` whenever the scheduler listens beyond loopback (any interface but ``lo``)."""
 
     @field_validator("cluster_class")
     @classmethod
@@ -238,14 +240,9 @@ def _read_source(source: str | os.PathLike[str]) -> tuple[str, str]:
 def load_cluster_config(source: str | os.PathLike[str] = "local") -> ClusterConfig:
     """Read a cluster YAML file (or built-in name) safely and validate it; ``auto`` is resolved."""
     text, label = _read_source(source)
-    try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"not valid YAML: {error}", label) from None
-    if not isinstance(values, dict):
-        raise ConfigError(
-            "a cluster config is a mapping with cluster_class, cluster_kwargs...", label
-        )
+    values = load_yaml_mapping(
+        text, label, "a cluster config is a mapping with cluster_class, cluster_kwargs..."
+    )
     return resolve_auto(validated(ClusterConfig, values, label))
 
 

@@ -14,6 +14,7 @@ import yaml
 
 from flint.prefect.cluster.config import ClusterConfig, resolve_cluster_class
 from flint.prefect.cluster.jobqueue import render_job_script, with_default_lifetime
+from flint.prefect.cluster.security import remove_with, secure
 
 if TYPE_CHECKING:
     from distributed.deploy import Cluster
@@ -31,6 +32,10 @@ def cluster_kwargs(config: ClusterConfig) -> dict[str, Any]:
     kwargs = dict(config.cluster_kwargs)
     if isinstance(kwargs.get("silence_logs"), str):  # logging wants "INFO", YAML says "info"
         kwargs["silence_logs"] = kwargs["silence_logs"].upper()
+    if config.is_jobqueue:  # the dashboard on loopback, reached through the proxy
+        options = dict(kwargs.get("scheduler_options") or {})
+        options.setdefault("dashboard_address", "127.0.0.1:0")
+        kwargs["scheduler_options"] = options
     if config.is_jobqueue and config.worker_lifetime:
         import dask
 
@@ -56,6 +61,7 @@ def describe(config: ClusterConfig) -> str:
         if config.adapt_kwargs
         else None,
         "scale": config.scale,
+        "tls": config.tls,
     }
     text = yaml.safe_dump({k: v for k, v in data.items() if v is not None}, sort_keys=False)
     script = job_script(config)
@@ -97,7 +103,9 @@ def create_cluster(config: ClusterConfig, *, ensure_server: bool = True) -> Clus
     _prepare_environment(ensure_server)
     cls = resolve_cluster_class(config.cluster_class)
     logger.info("Starting %s", config.cluster_class)
-    cluster = cls(**cluster_kwargs(config))
+    kwargs, credentials = secure(config, cluster_kwargs(config))
+    cluster = cls(**kwargs)
+    remove_with(cluster, credentials)
     if config.adapt_kwargs is not None:
         cluster.adapt(**config.adapt_kwargs.model_dump(exclude_none=True))
     elif config.scale is not None:
@@ -154,12 +162,14 @@ def task_runner(config: ClusterConfig, *, ensure_server: bool = True) -> DaskTas
 
     _prepare_environment(ensure_server)
     adapt = config.adapt_kwargs.model_dump(exclude_none=True) if config.adapt_kwargs else None
-    kwargs = cluster_kwargs(config)
+    kwargs, credentials = secure(config, cluster_kwargs(config))
     if config.scale is not None and adapt is None:
         kwargs.setdefault("n_workers", config.scale)
-    return DaskTaskRunner(
+    runner = DaskTaskRunner(
         cluster_class=config.cluster_class, cluster_kwargs=kwargs, adapt_kwargs=adapt
     )
+    remove_with(runner, credentials)
+    return runner
 
 
 def default_task_runner() -> TaskRunner:

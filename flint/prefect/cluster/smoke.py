@@ -22,12 +22,17 @@ logger = logging.getLogger(__name__)
 
 @task(cache_policy=INPUTS, persist_result=True)
 def summarise(ms: str, index: int, seconds: float = 0.0, record_dir: str | None = None) -> dict:
-    """Summarise ``ms`` (task ``index``), hold the worker ``seconds``, note each execution."""
+    """Summarise ``ms`` (task ``index``), hold the worker ``seconds``, note each execution
+    (``start PID JOB`` when it starts, ``done PID JOB`` when it finishes)."""
     summary = summarise_ms(ms)
+    where = f"{os.getpid()} {os.environ.get('SLURM_JOB_ID', '-')}"
     if record_dir:
         with (Path(record_dir) / f"task-{index}").open("a") as record:
-            record.write(f"{os.getpid()} {os.environ.get('SLURM_JOB_ID', '-')}\n")
+            record.write(f"start {where}\n")
     time.sleep(seconds)
+    if record_dir:
+        with (Path(record_dir) / f"task-{index}").open("a") as record:
+            record.write(f"done {where}\n")
     logger.info("flint smoke task %d: %d rows on %s", index, summary.n_rows, os.uname().nodename)
     return {"index": index, "rows": summary.n_rows, "job": os.environ.get("SLURM_JOB_ID")}
 

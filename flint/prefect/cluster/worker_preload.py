@@ -18,11 +18,16 @@ def dask_setup(worker) -> None:
 
 
 async def dask_teardown(worker) -> None:
-    """Flush Prefect's API log queue (at most 5 s).
+    """Stop the tools this worker still runs, then flush Prefect's API log queue (at most 5 s).
 
     Distributed awaits this on the worker's event loop, where Prefect's ``drain_all``
     returns an awaitable instead of blocking.
     """
+    from flint.external import stop_all_tools
+
+    stopped = stop_all_tools()
+    if stopped:
+        logger.warning("Worker closing: stopped %d running tool(s)", stopped)
     try:
         from prefect.logging.handlers import APILogWorker
 

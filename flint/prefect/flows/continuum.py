@@ -2,7 +2,9 @@
 
 Per beam (beams run in parallel; nothing waits for other beams)::
 
-    raw MS --apply bandpass--> .bandpass.ms --flag--> .flagged.ms --split--> .round0.ms
+    raw MS --preprocess (as its layout needs)--> SB<sbid>.<field>.beamNN.ms
+           --apply bandpass--> .bandpass.ms --flag--> .flagged.ms --split--> .round0.ms
+    (calibrated CASDA data: preprocess --flag--> .flagged.ms, imaged as round 0)
     round 0: image
     round r: mask (image r-1) -> solve gains (DATA vs MODEL_DATA of MS r-1)
              -> apply -> .round{r}.ms -> image (with the mask, unless the round's
@@ -26,14 +28,18 @@ from pathlib import Path
 from prefect import flow
 from prefect.futures import PrefectFuture
 
-from flint.calibration.apply import match_solutions
+from flint.askap.preprocess import planned_steps
+from flint.calibration.apply import check_compatible, check_usable, match_solutions
+from flint.calibration.solutions import read_solutions
 from flint.convolve import conv_name
+from flint.errors import InputError
 from flint.imaging import ImageProducts, WSCleanOptions
 from flint.imaging.command import expected_products
-from flint.ms import find_beam_measurement_sets, open_ms
+from flint.ms import MSLayoutState, Observation, find_observation, open_ms
 from flint.prefect import tasks
 from flint.prefect.artifacts import publish_results
 from flint.prefect.cluster import default_task_runner
+from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import bind, labelled
 from flint.sourcefind import source_find_paths
 from flint.strategy import Strategy, load_strategy, options_for_round
@@ -70,30 +76,94 @@ def _imaging(strategy: Strategy, round_number: int, **changes) -> WSCleanOptions
     return options_for_round(strategy, "imaging", round_number).with_options(**changes)
 
 
-def _start_beam(beam: int, raw_ms: Path, solutions: Path, output_dir: Path, strategy: Strategy):
+def _start_beam(
+    state: MSLayoutState, solutions: Path | None, output_dir: Path, strategy: Strategy
+) -> BeamChain:
+    beam, stem = state.beam, state.stem
     directory = output_dir / f"beam{beam:02d}"
     directory.mkdir(parents=True, exist_ok=True)
-    stem = raw_ms.stem
-    with labelled("apply", beam):
-        applied = bind(tasks.apply_solutions_task, output_dir).submit(
-            raw_ms, solutions, directory / f"{stem}.bandpass.ms", data_column="DATA"
-        )
+    ms, after = state.path, []
+    if planned_steps(state, None):
+        ms = directory / f"{stem}.ms"
+        with labelled("preprocess", beam):
+            after.append(bind(tasks.preprocess_task, output_dir).submit(state.path, ms, field=None))
+    column = "DATA"
+    if solutions is not None:
+        with labelled("apply", beam):
+            after = [
+                bind(tasks.apply_solutions_task, output_dir).submit(
+                    ms, solutions, directory / f"{stem}.bandpass.ms", data_column="DATA",
+                    wait_for=after,
+                )
+            ]  # fmt: skip
+        ms, column = directory / f"{stem}.bandpass.ms", "CORRECTED_DATA"
     flagged_ms = directory / f"{stem}.flagged.ms"
     with labelled("flag", beam):
         flagged = bind(tasks.flag_task, output_dir).submit(
-            directory / f"{stem}.bandpass.ms",
+            ms,
             flagged_ms,
-            column="CORRECTED_DATA",
+            column=column,
             log_path=directory / "logs" / "aoflagger.log",
-            wait_for=[applied],
+            wait_for=after,
         )
-    round_ms = directory / f"{stem}.round0.ms"
-    with labelled("split", beam):
-        split = bind(tasks.split_task, output_dir).submit(
-            flagged_ms, round_ms, column="CORRECTED_DATA", wait_for=[flagged]
-        )
+    round_ms, after = flagged_ms, [flagged]
+    if column != "DATA":
+        round_ms = directory / f"{stem}.round0.ms"
+        with labelled("split", beam):
+            after = [
+                bind(tasks.split_task, output_dir).submit(
+                    flagged_ms, round_ms, column=column, wait_for=[flagged]
+                )
+            ]
     options = _imaging(strategy, 0, data_column="DATA")
-    return _image(beam, stem, directory, round_ms, options, 0, strategy, output_dir, [split])
+    return _image(beam, stem, directory, round_ms, options, 0, strategy, output_dir, after)
+
+
+def check_inputs(
+    science_dir: Path,
+    bandpass_dir: Path | None,
+    strategy: Path | None = None,
+    beams: list[int] | None = None,
+) -> tuple[Strategy, Observation, dict[int, Path | None]]:
+    """The strategy, the science beams and each one's solutions, checked before anything is
+    written (by the CLI before the flow starts, and by the flow): InputError naming the bad
+    file first."""
+    plan = load_strategy(strategy)
+    observation = find_observation(science_dir, beams)
+    bandpass = None if bandpass_dir is None else Path(bandpass_dir)
+    return plan, observation, _bandpass_of_beams(observation, bandpass)
+
+
+def _bandpass_of_beams(
+    observation: Observation, bandpass_dir: Path | None
+) -> dict[int, Path | None]:
+    """Each beam's solutions, matched and checked against its data."""
+    if observation.calibrated:
+        if bandpass_dir is not None:
+            raise InputError(
+                "calibrated (CASDA) data take no bandpass: leave out --bandpass",
+                bandpass_dir,
+            )
+        return dict.fromkeys(observation.beams)
+    if bandpass_dir is None:
+        raise InputError(
+            f"{observation.layout} data need bandpass solutions: give --bandpass "
+            "(the bandpass flow's output directory)",
+            observation.directory,
+        )
+    candidates = sorted(Path(bandpass_dir).glob("*.repaired.bin"))
+    chosen = {}
+    for beam, state in observation.beams.items():
+        if state.is_calibrator_block and len(state.fields) > 1:
+            raise InputError(
+                "a calibrator block (one field per beam position): give it to flint bandpass",
+                state.path,
+            )
+        chosen[beam] = match_solutions(state.path, candidates)
+        solutions = read_solutions(chosen[beam])
+        check_compatible(state.path, solutions)
+        check_usable(state.path, solutions)
+    return chosen
 
 
 def _image(beam, stem, directory, ms, options, round_number, strategy, output_dir, after):
@@ -173,9 +243,10 @@ def _mosaic_round(chains: list[BeamChain], round_number: int, output_dir: Path, 
 
 
 @flow(name="continuum", task_runner=default_task_runner())
+@one_run_per_output_dir
 def continuum_flow(
     science_dir: Path,
-    bandpass_dir: Path,
+    bandpass_dir: Path | None,
     output_dir: Path,
     strategy: Path | None = None,
     beams: list[int] | None = None,
@@ -183,20 +254,22 @@ def continuum_flow(
 ) -> list[PrefectFuture]:
     """Continuum images, self-calibrated per beam, mosaicked and validated.
 
+    ``science_dir`` holds one MS per beam in any layout flint knows (raw, CASDA, flint;
+    see :mod:`flint.ms.layout`): each is preprocessed into a copy as its layout needs.
+    ``bandpass_dir`` is the bandpass flow's output (``None`` for calibrated CASDA data).
     ``strategy`` is a strategy YAML (default: the packaged one); ``truth`` a reference
     catalogue or sky model to validate against (default: the simulation truth found
     under ``science_dir``, if any).
     """
     output_dir = Path(output_dir)
+    plan, observation, solutions = check_inputs(science_dir, bandpass_dir, strategy, beams)
+    logger.info("Science data: %s", observation.describe())
     output_dir.mkdir(parents=True, exist_ok=True)
-    plan = load_strategy(strategy)
-    candidates = sorted(Path(bandpass_dir).glob("*.repaired.bin"))
     chains = []
     noise_beams = set()  # simulated data carry the noise alone, for the thermal limit
-    for beam, (raw_ms, _) in find_beam_measurement_sets(science_dir, beams).items():
-        solutions = match_solutions(raw_ms, candidates)
-        chains.append(_start_beam(beam, raw_ms, solutions, output_dir, plan))
-        with open_ms(raw_ms) as tab:
+    for beam, state in observation.beams.items():
+        chains.append(_start_beam(state, solutions[beam], output_dir, plan))
+        with open_ms(state.path) as tab:
             if "NOISE_DATA" in tab.colnames():
                 noise_beams.add(beam)
     futures: list[PrefectFuture] = []

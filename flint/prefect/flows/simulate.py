@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow
 from prefect.futures import PrefectFuture
@@ -22,23 +23,31 @@ def simulate_flow(
     beams: list[int] = list(DEMO_BEAMS),  # noqa: B006 - Prefect copies parameters
     min_flux_jy: float = 2e-3,
     seed: int = 1,
+    layout: Literal["raw", "casda", "flint"] = "raw",
 ) -> list[PrefectFuture]:
     """Simulate the demo's PKS B1934-638 scan and science field of ``beams``.
 
-    Writes ``output_dir/calibrator/<sbid>`` (the bandpass flow's input) and
-    ``output_dir/field/<sbid>`` with its truth (the continuum flow's input); a rerun finds
-    the finished measurement sets and leaves them alone. ``min_flux_jy`` is the faintest
-    source of the simulated sky.
+    Writes ``output_dir/calibrator/SB<sbid>`` (the bandpass flow's input) and
+    ``output_dir/field/SB<sbid>`` with its truth (the continuum flow's input), delivered as
+    ``layout`` says (CASDA: the calibrated field alone); a rerun finds the finished
+    measurement sets and leaves them alone. ``min_flux_jy`` is the faintest source of the
+    simulated sky.
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    with labelled("calibrator"):
-        calibrator = bind(tasks.simulate_calibrator_task, output_dir).submit(
-            output_dir, tuple(beams), seed
-        )
+    futures = []
+    if layout != "casda":
+        with labelled("calibrator"):
+            futures.append(
+                bind(tasks.simulate_calibrator_task, output_dir).submit(
+                    output_dir, tuple(beams), seed, layout
+                )
+            )
     with labelled("field"):
-        field = bind(tasks.simulate_field_task, output_dir).submit(
-            output_dir, tuple(beams), min_flux_jy, seed
+        futures.append(
+            bind(tasks.simulate_field_task, output_dir).submit(
+                output_dir, tuple(beams), min_flux_jy, seed, layout
+            )
         )
-    logger.info("Simulating the demo calibrator and field of beams %s", list(beams))
-    return [calibrator, field]
+    logger.info("Simulating the demo (%s layout) of beams %s", layout, list(beams))
+    return futures

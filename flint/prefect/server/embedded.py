@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flint.prefect.server.prefect_server import (
     PrefectServerOptions,
+    export_client_auth,
     start_prefect_server,
 )
 from flint.prefect.settings import apply_environment, apply_prefect_defaults, prefect_home
@@ -45,6 +46,7 @@ def ensure_prefect_server(timeout: float = 90.0) -> str:
             kind="embedded",
         )  # fmt: skip
     apply_environment({"PREFECT_API_URL": api_url})
+    export_client_auth(home)  # a server started with an auth string needs it from clients
     logger.info("Using the embedded Prefect server at %s (PREFECT_HOME=%s)", api_url, home)
     return api_url
 

@@ -8,8 +8,10 @@ command, URL; never the password). The command and environment are built by pure
 from __future__ import annotations
 
 import importlib.metadata
+import ipaddress
 import logging
 import os
+import secrets
 import socket
 import sys
 import time
@@ -31,14 +33,30 @@ logger = logging.getLogger(__name__)
 APP = "prefect.server.api.server:create_app"
 STATE_FILE = "flint-server.json"
 LOG_FILE = "flint-server.log"
+AUTH_FILE = "flint-api-auth"
+"""Under PREFECT_HOME: the API auth string (``user:password``, mode 0600) flint generated."""
 ALL_INTERFACES = {"0.0.0.0", "::", "[::]", ""}
+SERVER_AUTH_ENV = "PREFECT_SERVER_API_AUTH_STRING"
+CLIENT_AUTH_ENV = "PREFECT_API_AUTH_STRING"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (reachable from this machine only)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or an interface address: reachable from the network
 
 
 class PrefectServerOptions(BaseOptions):
     """How to run the Prefect API server (defaults: the issue's tuning, bound to localhost)."""
 
     host: str = "127.0.0.1"
-    """Address to bind; 0.0.0.0 exposes the API (unauthenticated) to the network."""
+    """Address to bind; anything but loopback (e.g. 0.0.0.0) needs ``auth_string``."""
+    auth_string: SecretStr | None = None
+    """HTTP basic auth for the API, ``user:password`` (clients send PREFECT_API_AUTH_STRING)."""
     port: int = Field(4200, ge=0, le=65535)
     """TCP port; 0 picks a free one."""
     database_url: SecretStr | None = None
@@ -80,7 +98,14 @@ def redis_messaging(env: dict[str, str] | os._Environ = os.environ) -> bool:
 
 
 def check_options(options: PrefectServerOptions, env=os.environ) -> None:
-    """Reject settings that would silently lose data; warn about exposed servers."""
+    """Reject settings that would silently lose data or expose the API without auth."""
+    if not is_loopback(options.host) and options.auth_string is None:
+        raise ConfigError(
+            f"host: {options.host} exposes the Prefect API beyond this machine, so it needs an "
+            f"auth string: 'flint server start --host {options.host} --auth' generates one "
+            f"(kept in PREFECT_HOME/{AUTH_FILE}, mode 600), or export "
+            f"{SERVER_AUTH_ENV}=user:password"
+        )
     if options.web_concurrency > 1 and not redis_messaging(env):
         raise ConfigError(
             f"web_concurrency: {options.web_concurrency} uvicorn workers need Redis messaging "
@@ -146,6 +171,8 @@ def server_env(options: PrefectServerOptions, home: Path, base: dict[str, str]) 
             "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL": flush,
         }
     )
+    if options.auth_string is not None:
+        env[SERVER_AUTH_ENV] = options.auth_string.get_secret_value()
     if options.database_url is not None:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = options.database_url.get_secret_value()
         env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
@@ -174,6 +201,53 @@ def redact(text: str, *secrets: str) -> str:
 def client_settings(api_url: str) -> dict[str, str]:
     """What a client exports to use the server (no secrets)."""
     return {"PREFECT_API_URL": api_url}
+
+
+def auth_file(home: Path | None = None) -> Path:
+    """Where flint keeps the API auth string of this PREFECT_HOME's server."""
+    return (home or prefect_home()) / AUTH_FILE
+
+
+def api_auth_string(home: Path | None = None, create: bool = False) -> SecretStr | None:
+    """The API auth string: from :data:`SERVER_AUTH_ENV`, else the auth file.
+
+    With ``create`` a missing one is generated (``flint:<random>``) and written with mode
+    0600. None when there is none and ``create`` is False.
+    """
+    if os.environ.get(SERVER_AUTH_ENV):
+        return SecretStr(os.environ[SERVER_AUTH_ENV])
+    path = auth_file(home)
+    if path.exists():
+        return SecretStr(path.read_text().strip())
+    if not create:
+        return None
+    value = f"flint:{secrets.token_urlsafe(24)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    logger.info("Generated an API auth string in %s (mode 600)", path)
+    return SecretStr(value)
+
+
+def export_client_auth(home: Path | None = None) -> bool:
+    """Export PREFECT_API_AUTH_STRING for this PREFECT_HOME's server, if it needs one.
+
+    Worker processes (Dask, SLURM jobs, serve runners) inherit it from the environment.
+    """
+    from flint.prefect.settings import apply_environment
+
+    current = running_server(home)
+    if current is None or not current.info.get("auth"):
+        return False
+    secret = api_auth_string(home)
+    if secret is None:
+        raise ServerError(
+            f"the Prefect server at {current.info.get('api_url')} needs an auth string, but "
+            f"{auth_file(home)} is missing and {SERVER_AUTH_ENV} is unset"
+        )
+    apply_environment({CLIENT_AUTH_ENV: secret.get_secret_value()})
+    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -242,6 +316,7 @@ def start_prefect_server(
             "kind": kind,
             "database": redact(secret, *_password_of(options)) or "sqlite (PREFECT_HOME)",
             "log": str(log_path),
+            "auth": options.auth_string is not None,
         },
     )
     deadline = time.monotonic() + timeout
@@ -250,10 +325,13 @@ def start_prefect_server(
             code = _process.exit_code(daemon)
             _process.stop(state_file(home))
             output = log_path.read_text(errors="replace")[offset:]
+            hidden = [*_password_of(options)]
+            if options.auth_string is not None:
+                hidden.append(options.auth_string.get_secret_value())
             raise ServerError(
                 f"the Prefect server did not become healthy at {api_url} "
                 f"({'exit code ' + str(code) if code is not None else 'timed out'}); "
-                f"last output:\n{redact(_last_lines(output), *_password_of(options))}"
+                f"last output:\n{redact(_last_lines(output), *hidden)}"
             )
         time.sleep(0.25)
     logger.info("Prefect server healthy at %s (pid %d)", api_url, daemon.pid)

@@ -252,7 +252,10 @@ def test_flint_flow_forms_build_from_their_options_and_flag_invalid_values(tmp_p
     for index, (label, _) in enumerate(panel.picker.options):
         panel.picker.value = index
         forms[label] = panel.form
-    assert set(forms["simulate"].fields) == {"output_dir", "beams", "min_flux_jy", "seed"}
+    assert set(forms["simulate"].fields) == {"output_dir", "beams", "min_flux_jy", "seed", "layout"}
+    layout = forms["simulate"].fields["layout"][0]  # the layouts the simulator delivers
+    assert [value for _, value in layout.options] == ["raw", "casda", "flint"]
+    assert layout.value == "raw"
     assert set(forms["bandpass"].fields) == {
         "calibrator_dir",
         "output_dir",
@@ -278,8 +281,15 @@ def test_flint_flow_forms_build_from_their_options_and_flag_invalid_values(tmp_p
     simulate.fields["beams"][0].value = "[14, 15, 'x']"
     assert "beams" in simulate.errors
     simulate.fields["beams"][0].value = "[14]"
+    layout.value = "casda"
     params = panel.choices[0].parameters(simulate.validate())
-    assert params == {"output_dir": str(tmp_path), "beams": [14], "min_flux_jy": 2e-3, "seed": 1}
+    assert params == {
+        "output_dir": str(tmp_path),
+        "beams": [14],
+        "min_flux_jy": 2e-3,
+        "seed": 1,
+        "layout": "casda",
+    }
     assert forms["simulate"].model.model_validate({"output_dir": "x"}).beams == list(DEMO_BEAMS)
 
     bandpass = forms["bandpass"]

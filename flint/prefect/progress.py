@@ -24,7 +24,8 @@ from flint.prefect.runs import TERMINAL_STATES, TaskRunInfo, parse_task_label
 logger = logging.getLogger(__name__)
 
 BAR_NAMES = {
-    "calibrator": "simulate calibrator", "field": "simulate field", "apply": "apply (copy)",
+    "calibrator": "simulate calibrator", "field": "simulate field",
+    "preprocess": "preprocess (copy)", "apply": "apply (copy)",
     "split": "split (copy)", "flag": "flag", "solve": "solve bandpass", "repair": "repair",
     "mask": "mask", "selfcal": "solve self-cal", "image": "image", "noise": "image noise",
     "convolve": "convolve", "mosaic": "mosaic", "find": "find sources", "validate": "validate",

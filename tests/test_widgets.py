@@ -336,6 +336,8 @@ def test_explore_panel_draws_what_a_path_holds(real_ms, real_solutions_path):
     assert panel.open_path(str(real_ms)).result(120) == "ms"
     assert panel.ms.layout.display is None and panel.solutions.layout.display == "none"
     assert "<th>antennas</th><td>36</td>" in panel.summary.value
+    # the real RACS-low beam is partly processed: its correlations are still in the PAF frame
+    assert "<th>layout</th><td>partly processed (to do: rotation)</td>" in panel.summary.value
     assert len(panel.ms.uv_source.data["u"]) == 2 * 1890  # every cross-correlation, mirrored
     amplitudes = np.asarray(panel.ms.amp_source.data["amp"])
     assert abs(np.median(amplitudes) - 2.0) < 0.1  # the 2 Jy point source

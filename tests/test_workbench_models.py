@@ -141,6 +141,7 @@ def test_explorer_reads_a_measurement_set(point_source_ms):
     explorer.on_progress(lambda fraction, what: progress.append((what, fraction)))
     assert explorer.open(point_source_ms) == "ms"
     assert len(explorer.summary.antennas) == 36 and explorer.summary.n_times == 3
+    assert explorer.layout.layout == "partly processed" and explorer.layout.needs == ("rotation",)
     uv = explorer.uv_coverage()
     # 1,890 cross-correlation rows (3 x 630) sampled every 4th row, mirrored
     assert uv.rows_total == 1998 and 400 <= uv.rows_sampled <= 500

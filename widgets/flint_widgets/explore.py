@@ -16,8 +16,8 @@ from flint_widgets._image_view import ImageView
 from flint_widgets._panel import Panel, busy, shown
 
 
-def summary_html(what: str, summary: Any) -> str:
-    """A few headline numbers of a measurement set or solutions file (pure)."""
+def summary_html(what: str, summary: Any, layout: Any = None) -> str:
+    """A few headline numbers of a measurement set (and its layout) or solutions file (pure)."""
     if what == "ms":
         lo, hi = (f / 1e6 for f in summary.frequency_range_hz)
         items = {
@@ -26,6 +26,9 @@ def summary_html(what: str, summary: Any) -> str:
             "integrations": f"{summary.n_times} x {summary.integration_s:.1f} s",
             "correlations": " ".join(summary.correlations), "flagged": f"{summary.flag_fraction:.1%}",
         }  # fmt: skip
+        if layout is not None:  # as flint ms summary says it: what preprocessing is left
+            todo = f" (to do: {', '.join(layout.needs)})" if layout.needs else ""
+            items = {"layout": layout.layout + todo, **items}
     else:
         items = {
             "intervals x antennas x channels": f"{summary.n_sol} x {summary.n_ant} x {summary.n_chan}",
@@ -85,7 +88,9 @@ class ExplorePanel(Panel):
             shown(part, what == kind)
         shown(self.image, what in ("image", "catalogue"))
         self.summary.value = (
-            summary_html(what, self.explorer.summary) if self.explorer.summary else ""
+            summary_html(what, self.explorer.summary, self.explorer.layout)
+            if self.explorer.summary
+            else ""
         )
         if what == "ms":
             self._updating = True  # filling the pickers is not a user's pick

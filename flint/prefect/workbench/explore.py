@@ -59,6 +59,8 @@ class Explorer:
         self.what: What | None = None
         self.summary: Any = None
         """MSSummary of a measurement set, SolutionsSummary of a solutions file."""
+        self.layout: Any = None
+        """A measurement set's MSLayoutState: its layout and what preprocessing it needs."""
         self.solutions: Any = None
         self._listeners: list[ProgressListener] = []
 
@@ -76,11 +78,12 @@ class Explorer:
         """Identify ``path`` and read its summary (measurement sets, solutions)."""
         what = identify(path)
         self.path, self.what = Path(path), what
-        self.summary = self.solutions = None
+        self.summary = self.solutions = self.layout = None
         if what == "ms":
-            from flint.ms import summarise_ms
+            from flint.ms import detect_layout, summarise_ms
 
             self.summary = summarise_ms(self.path)
+            self.layout = detect_layout(self.path)
         elif what == "solutions":
             from flint.calibration.solutions import read_solutions
             from flint.calibration.summary import summarise_solutions

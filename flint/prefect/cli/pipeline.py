@@ -106,10 +106,9 @@ def _print_results(results: list, output_dir: Path | None = None) -> None:
 
     for result in results:
         if isinstance(result, ThermalLimit):
-            print(
-                f"thermal limit  {result.residual.name}: residual rms "
-                f"{1e6 * result.residual_rms_jy:.1f} uJy = {result.ratio:.3f} x noise-only image "
-                f"({1e6 * result.noise_rms_jy:.1f} uJy)"
+            print(  # one terminal row of 120 columns: residual rms over the noise imaged alone
+                f"thermal  {result.residual.name}: rms {1e6 * result.residual_rms_jy:.1f} uJy "
+                f"= {result.ratio:.3f} x noise alone ({1e6 * result.noise_rms_jy:.1f} uJy)"
             )
     for result in results:
         if isinstance(result, ValidationResult):

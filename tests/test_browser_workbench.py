@@ -522,7 +522,7 @@ def _drive(page, lab, tmp_path, config, products, solutions, api_url, maker, gri
     name = submit_from_flow_panel(page, "simulate", {"Output Dir *": str(data), "Beams": "[14]"})
     state = follow_run(page, name)
     poll(lambda: state.get_attribute("data-state") == "COMPLETED", 300, f"{name} Completed")
-    (field_ms,) = (data / "field").glob("*/*beam14*.ms")
+    (field_ms,) = (data / "field").glob("SB*/*_14.ms")  # the raw layout, the form's default
     assert (field_ms / "table.dat").is_file()
     table = page.locator(".flint-runs .slick-row", has_text=name).first
     assert f"output_dir={data.name}" in table.inner_text()  # the run's main parameters

@@ -50,8 +50,11 @@ TOOL_MARKERS = (
 _ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def capture(argv: list[str], env: dict[str, str], columns: int = 120, rows: int = 40) -> bytes:
-    """Everything ``argv`` writes to a pseudo-terminal of ``columns`` x ``rows``."""
+def capture(
+    argv: list[str], env: dict[str, str], columns: int = 120, rows: int = 40
+) -> tuple[bytes, int]:
+    """Everything ``argv`` writes to a pseudo-terminal of ``columns`` x ``rows``, and its
+    exit code."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     process = subprocess.Popen(
@@ -68,9 +71,7 @@ def capture(argv: list[str], env: dict[str, str], columns: int = 120, rows: int 
             break
         chunks.append(chunk)
     os.close(master)
-    if process.wait() != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {process.returncode}")
-    return b"".join(chunks)
+    return b"".join(chunks), process.wait()
 
 
 def terminal_rows(raw: bytes, columns: int = 120, rows: int = 40) -> list[str]:
@@ -113,11 +114,13 @@ def main() -> None:
     flint = str(Path(sys.executable).with_name("flint"))
     started = time.monotonic()
     try:
-        raw = capture([flint, "demo", "--output", str(workdir / "demo")], env)
+        raw, returncode = capture([flint, "demo", "--output", str(workdir / "demo")], env)
         seconds = time.monotonic() - started
     finally:  # the demo leaves its embedded server running for the next run: not here
         subprocess.run([flint, "server", "stop"], env=env, capture_output=True, check=False)
     (workdir / "terminal.raw").write_bytes(raw)
+    if returncode != 0:
+        raise SystemExit(f"flint demo exited {returncode}; what it printed: {workdir}/terminal.raw")
     rows = terminal_rows(raw)
     (workdir / "terminal.txt").write_text("\n".join(rows) + "\n")
     demo = workdir / "demo"

@@ -37,7 +37,7 @@ from pathlib import Path
 from uuid import UUID
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOL_LINE = re.compile(r"^(\S+) finished in ([0-9.]+) s$")
+TOOL_LINE = re.compile(r"^(\S+) finished in ([0-9.]+) s(?: \(log: .*\))?$")
 
 
 def _busy_seconds(intervals: list[tuple[float, float]]) -> float:

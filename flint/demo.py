@@ -6,12 +6,15 @@ bandpasses, time-variable antenna phases for self-calibration to remove, thermal
 
 Two skies (``sky``):
 
-- ``"realistic"`` (the default): :func:`flint.sky.realistic.realistic_field_sky`: the SKADS
+- ``"realistic"``: :func:`flint.sky.realistic.realistic_field_sky`: the SKADS
   counts with measured sizes, doubles and triples, sources beyond the images and in the
   primary beam's sidelobes (the simulator's ``gaussian_sidelobes`` beam), and three bright
   sources placed inside an image, just outside it and in the first sidelobe;
-- ``"simple"``: point sources from the SKADS counts within 2 deg of the beams, nothing
-  beyond the images (issue 4's demo sky).
+- ``"simple"`` (the default): point sources from the SKADS counts within 2 deg of the beams,
+  nothing beyond the images (issue 4's demo sky). The demo strategy meets the thermal limit
+  on it; on the realistic sky it does not yet (1.26-1.41 x thermal, most of it from the
+  many faint sources beyond the images: benchmarks/results/pipeline_realistic.json), so the
+  realistic sky is the default only once it does.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def demo_options(
     beams: tuple[int, ...] = DEMO_BEAMS,
     seed: int = 1,
     layout: str = "raw",
-    sky: DemoSky = "realistic",
+    sky: DemoSky = "simple",
 ) -> SimulationOptions:
     """The simulation options of the demo field (the calibrator uses the same set-up);
     ``layout``: how the data are delivered (``raw``, as the telescope writes them). The
@@ -114,7 +117,7 @@ def simulate_demo_field(
     min_flux_jy: float = 2e-3,
     seed: int = 1,
     layout: str = "raw",
-    sky: DemoSky = "realistic",
+    sky: DemoSky = "simple",
 ) -> SimulationResult:
     """Simulate (or find, on a rerun) the demo's science field under ``output_dir/field``."""
     options = demo_options(tuple(beams), seed, layout, sky)
@@ -127,7 +130,7 @@ def demo_sky(
     beams: tuple[int, ...] = DEMO_BEAMS,
     min_flux_jy: float = 2e-3,
     seed: int = 1,
-    sky: DemoSky = "realistic",
+    sky: DemoSky = "simple",
 ) -> SkyModel:
     """The demo's random sky (module docstring) around ``beams``."""
     if sky not in DEMO_SKIES:
@@ -159,7 +162,7 @@ def simulate_demo(
     min_flux_jy: float = 2e-3,
     seed: int = 1,
     layout: str = "raw",
-    sky: DemoSky = "realistic",
+    sky: DemoSky = "simple",
 ) -> DemoObservation:
     """Simulate (or find, on a rerun) the demo's calibrator scan and science field (of
     CASDA data, calibrated already, the field alone)."""

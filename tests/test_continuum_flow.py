@@ -56,6 +56,44 @@ def _continuum_command(observation, output: Path) -> list[str]:
     ]  # fmt: skip
 
 
+class TerminalCapture:
+    """Run a command on a pseudo-terminal (as a user's shell would) and keep what it prints."""
+
+    def __init__(self, argv: list[str]) -> None:
+        import pty
+        import threading
+
+        master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True
+        )
+        os.close(slave)
+        self.chunks: list[bytes] = []
+
+        def read() -> None:
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not chunk:
+                    break
+                self.chunks.append(chunk)
+            os.close(master)
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+
+    def lines(self) -> list[str]:
+        """The printed lines, as they stand once the bars drawn in place are gone."""
+        import re
+
+        text = b"".join(self.chunks).decode(errors="replace")
+        text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+        lines = [line.rstrip("\r").split("\r")[-1] for line in text.split("\n")]
+        return [line for line in lines if line.strip() and "━" not in line]
+
+
 def _task_states_of_last_run() -> dict[str, list[str]]:
     """Task-run state names of the newest continuum flow run, by task name prefix."""
     with get_client(sync_client=True) as client:
@@ -85,8 +123,9 @@ def demo_run(tmp_path_factory, prefect_home_server):
             calibrator_dir=observation.calibrator.sbid_dir,
             output_dir=output / "bandpass",
         )
-        # first attempt: killed once every beam's first image is complete
-        process = subprocess.Popen(_continuum_command(observation, output), start_new_session=True)
+        # first attempt, on a terminal: killed once every beam's first image is complete
+        terminal = TerminalCapture(_continuum_command(observation, output))
+        process = terminal.process
         deadline = time.monotonic() + 900
         images = output / "continuum"
         # the sidecar of wsclean's options record is written last, once a beam's round-0
@@ -97,6 +136,7 @@ def demo_run(tmp_path_factory, prefect_home_server):
             time.sleep(1)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        terminal.reader.join(10)
         finished_before = {
             p: p.stat().st_mtime_ns for p in images.glob("beam*/images/*round0-MFS-image.fits")
         }
@@ -107,15 +147,34 @@ def demo_run(tmp_path_factory, prefect_home_server):
             output_dir=output / "continuum",
             strategy=demo_strategy_path(),
         )
-        yield observation, output, results, finished_before, _task_states_of_last_run()
+        yield (
+            observation, output, results, finished_before, _task_states_of_last_run(),
+            terminal.lines(),
+        )  # fmt: skip
     finally:
         os.environ.clear()
         os.environ.update(saved)
 
 
+def test_the_terminal_shows_tasks_not_tool_output(demo_run):
+    """``flint continuum`` on a terminal: one line per task start and finish, wsclean's output
+    only in the log files beside the images."""
+    _, output, _, _, _, lines = demo_run
+    started = [line for line in lines if line.split()[1:2] == ["started"]]
+    finished = [line for line in lines if line.split()[1:2] in (["finished"], ["cached"])]
+    for beam in ("14", "15", "20"):
+        assert sum(f"image-beam{beam}-round0" in line for line in started) == 1, lines
+        assert sum(f"image-beam{beam}-round0" in line for line in finished) == 1, lines
+    others = [line for line in lines if line not in started and line not in finished]
+    assert len(others) <= 12, others  # the flow run's own line, casacore's and Prefect's notices
+    assert not any("WSClean" in line or "== Deconvolving" in line for line in lines)
+    logs = sorted((output / "continuum").glob("beam*/images/*round0-wsclean.log"))
+    assert len(logs) == 3 and all("WSClean version" in log.read_text() for log in logs)
+
+
 @pytest.mark.fault
 def test_restart_reruns_only_unfinished_work(demo_run):
-    _, _, _, finished_before, states = demo_run
+    _, _, _, finished_before, states, _ = demo_run
     assert len(finished_before) == 3
     # everything up to the round-0 images had finished: the rerun finds it cached...
     for name in ("preprocess", "apply", "flag", "split"):
@@ -166,7 +225,7 @@ def test_selfcal_improves_the_images(demo_run):
     """Self-calibration lowers the residual rms and restores the peak the phases scattered:
     the brightest peak reaches the truth's (components convolved with the restoring beam,
     band centre) within 3 %."""
-    observation, output, _, _, _ = demo_run
+    observation, output, _, _, _, _ = demo_run
     truth = read_truth(observation.field.sbid_dir)
     for beam_dir in sorted((output / "continuum").glob("beam*")):
         rms, peak = [], []
@@ -187,7 +246,7 @@ def test_selfcal_improves_the_images(demo_run):
 def test_validation_against_the_simulated_truth(demo_run):
     """Issue 4's targets: each beam's residual within 5 % of the noise image, completeness
     above 10 sigma, flux ratio, astrometry, and no clean that had to be retried."""
-    _, output, results, _, _ = demo_run
+    _, output, results, _, _, _ = demo_run
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]
     summary = validation.summary
     print(summary.describe())
@@ -210,7 +269,7 @@ def test_validation_against_the_simulated_truth(demo_run):
 def test_mosaic_flux_of_a_source_seen_by_two_beams(demo_run):
     """The brightest true source inside the primary beams (>= 30 %) of two beams has its
     true flux in the mosaic within 3 % (both beams' data combined, primary-beam corrected)."""
-    _, output, results, _, _ = demo_run
+    _, output, results, _, _, _ = demo_run
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]
     matches = Table.read(validation.matches, format="ascii.csv")
     (mosaic,) = (output / "continuum" / "mosaic").glob("round2/mosaic.round2.fits")
@@ -234,7 +293,7 @@ def test_mosaic_flux_of_a_source_seen_by_two_beams(demo_run):
 def test_demo_summary_holds_the_runs_numbers(demo_run, tmp_path):
     """``flint demo``'s summary.json: each beam's thermal ratio, completeness and median flux
     ratio as the flow computed them, and what was run."""
-    _, _, results, _, _ = demo_run
+    _, _, results, _, _, _ = demo_run
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]
     limits = {r.residual.name.split(".beam")[1][:2]: r.ratio for r in results
               if isinstance(r, ThermalLimit)}  # fmt: skip

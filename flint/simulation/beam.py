@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from flint.askap.frames import PAF_POL_AXIS_DEG, receptor_angles_rad, to_askap
 from flint.atomic import atomic_path
 from flint.calibration.jones import correct
+from flint.progress import report
 from flint.simulation import corruptions as corrupt
 from flint.simulation.array_layout import askap_layout, baseline_indices
 from flint.simulation.observation import SimulationOptions, n_integrations, spectral_setup
@@ -352,6 +353,8 @@ class _BeamWriter:
                 "Beam %02d, field %s: integrations %d-%d of %d written",
                 plan.beam, scan.field_name, first + 1, last, ntime,
             )  # fmt: skip
+            total = len(plan.scans) * ntime  # every scan of the beam's MS in one bar
+            report(f"simulate beam {plan.beam:02d}", index * ntime + last, total)
         return _ScanResult(
             times, phases, rfi.mask, n_unflagged, n_rfi, beam_sky, offsets[inside], method
         )

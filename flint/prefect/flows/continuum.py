@@ -45,6 +45,7 @@ from flint.imaging.command import expected_products
 from flint.ms import MSLayoutState, Observation, find_observation, open_ms
 from flint.peel import FIELD_COLUMN, OUTLIER_COLUMN, PEELED_COLUMN
 from flint.prefect import tasks
+from flint.prefect.artifacts import publish_results
 from flint.prefect.cluster import default_task_runner
 from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import bind, labelled
@@ -339,10 +340,16 @@ def continuum_flow(
             wait_for=[mosaicked],
         )
     futures.append(found)
-    futures += _validation(
+    checks = _validation(
         chains, noise_beams, mosaic, found, plan, Path(science_dir), truth, output_dir
     )
-    return futures
+    products = [mosaic, source_find_paths(mosaic, mosaic.parent / "catalogues").catalogue_fits]
+    products += [chain.image.image for chain in chains]
+    with labelled("publish"):
+        published = bind(publish_results, output_dir).submit(
+            output_dir, checks, products, "Continuum products", wait_for=[found, *checks]
+        )
+    return [*futures, *checks, published]
 
 
 def _validation(

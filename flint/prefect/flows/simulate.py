@@ -24,7 +24,7 @@ def simulate_flow(
     min_flux_jy: float = 2e-3,
     seed: int = 1,
     layout: Literal["raw", "casda", "flint"] = "raw",
-    sky: str = "realistic",
+    sky: Literal["simple", "realistic"] = "simple",
 ) -> list[PrefectFuture]:
     """Simulate the demo's PKS B1934-638 scan and science field of ``beams``.
 

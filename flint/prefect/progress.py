@@ -69,6 +69,10 @@ def quiet_console(verbose: int = 0) -> None:
         with redirect_stderr(held):
             import prefect  # noqa: F401  (its first-run telemetry notice, on a terminal)
         _HELD.append(held.getvalue())
+        loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        for handler in {h for lg in loggers for h in getattr(lg, "handlers", ())}:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is held:
+                handler.setStream(sys.stderr)  # (should Prefect set up its logging on import)
 
 
 def release_held_output() -> None:

@@ -1,13 +1,21 @@
-"""The quiet terminal: tools' output in their log files only, one line per task start and
-finish (from Prefect's events), progress bars, and key results as Prefect artifacts."""
+"""The quiet terminal: tools' output in their log files only, other programs' console output
+in the run's console log, running tasks drawn in place and one line per finished task (from
+Prefect's events), progress bars, and key results as Prefect artifacts."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import os
+import re
+import subprocess
+import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -59,7 +67,25 @@ def test_tool_output_goes_to_its_log_file_and_only_the_tail_to_the_log(tmp_path,
     assert str(failed.value).endswith("line 500") and "line 400" not in str(failed.value)
 
 
-def test_terminal_shows_one_line_per_task_start_and_finish(demo_runner, demo_spec):
+def _rows(raw: str, columns: int = 120, rows: int = 40) -> list[str]:
+    """The rows a terminal keeps after ``raw`` (scrollback first), as a user would see them."""
+    import pyte
+
+    screen = pyte.HistoryScreen(columns, rows, history=10_000, ratio=0.5)
+    screen.set_mode(pyte.modes.LNM)  # a terminal's newline returns the cursor too
+    pyte.Stream(screen).feed(raw)
+    scrolled = ["".join(row[x].data for x in range(columns)) for row in screen.history.top]
+    kept = [row.rstrip() for row in [*scrolled, *screen.display]]
+    while kept and not kept[-1]:
+        kept.pop()
+    return kept
+
+
+def test_terminal_shows_running_tasks_in_place_and_one_line_per_finished_task(
+    demo_runner, demo_spec
+):
+    """On a terminal each task is drawn as it starts (in the live region, gone at the end)
+    and leaves exactly one line as it finishes: 7 tasks, 7 rows."""
     from rich.console import Console
 
     from flint.prefect.progress import TerminalReporter
@@ -67,7 +93,7 @@ def test_terminal_shows_one_line_per_task_start_and_finish(demo_runner, demo_spe
     from flint.prefect.workbench import RunFollower
 
     out = io.StringIO()
-    reporter = TerminalReporter(Console(file=out, width=120), beams=2)
+    reporter = TerminalReporter(Console(file=out, width=120, height=40, force_terminal=True), 2)
     follower = RunFollower()
     follower.subscribe(reporter)
     name = f"terminal-{uuid.uuid4().hex[:8]}"
@@ -79,13 +105,111 @@ def test_terminal_shows_one_line_per_task_start_and_finish(demo_runner, demo_spe
             wait_for(lambda: len(reporter.finished) == 7, 30)
     finally:
         follower.close()
-    lines = [line for line in out.getvalue().splitlines() if line.strip()]
     names = {t.name for t in follower.tasks.values()}
     assert len(names) == 7
-    for task in names:  # exactly one line as it starts, one as it finishes
-        assert sum(line.split()[1:3] == ["started", task] for line in lines) == 1, lines
-        assert sum(line.split()[1:3] == ["finished", task] for line in lines) == 1, lines
-    assert len(lines) == reporter.lines == 14  # and nothing else: bars are drawn in place
+    drawn = set(re.findall(r"running   (\S+)", out.getvalue()))
+    assert drawn == names  # every task was seen as it started
+    rows = _rows(out.getvalue())
+    for task in names:  # and left exactly one row, as it finished
+        assert sum(row.split()[1:3] == ["finished", task] for row in rows) == 1, rows
+    assert len(rows) == reporter.lines == 7, rows  # nothing else: the live region is gone
+
+
+def _task_change(task_id: str, name: str, state: str, before: object = None) -> SimpleNamespace:
+    from flint.prefect.runs import TaskRunInfo
+
+    now = datetime.now(UTC)
+    task = TaskRunInfo(
+        id=task_id, name=name, state_type=state.upper(), state_name=state, start_time=now,
+        end_time=None if state == "Running" else now,
+    )  # fmt: skip
+    return SimpleNamespace(kind="task", task=task, before=before)
+
+
+def test_off_a_terminal_only_long_tasks_get_a_start_line(monkeypatch):
+    """In a log (no terminal, no live region) a task leaves its finish line, and a start line
+    too only if it is still running after LONG_TASK_SECONDS."""
+    from rich.console import Console
+
+    from flint.prefect import progress
+
+    monkeypatch.setattr(progress, "LONG_TASK_SECONDS", 0.3)
+    out = io.StringIO()
+    reporter = progress.TerminalReporter(Console(file=out, width=120), beams=1)
+    with reporter:
+        short = _task_change("s", "flag-beam14", "Running")
+        long = _task_change("l", "image-beam14-round0", "Running")
+        reporter(short)
+        reporter(long)
+        reporter(_task_change("s", "flag-beam14", "Completed", short.task))
+        time.sleep(0.6)
+        reporter(_task_change("l", "image-beam14-round0", "Failed", long.task))
+    lines = out.getvalue().splitlines()
+    assert [line.split()[1:3] for line in lines] == [
+        ["finished", "flag-beam14"],
+        ["started", "image-beam14-round0"],
+        ["FAILED", "image-beam14-round0"],
+    ], lines
+
+
+_ROUTED = """
+import logging, os, subprocess, sys
+from pathlib import Path
+from flint.logs import configure_cli_logging
+from flint.prefect.cli.pipeline import _others_to_log
+from flint.prefect.progress import TerminalReporter, quiet_console
+
+configure_cli_logging()
+quiet_console()  # imports Prefect: its first-run notice is held
+with _others_to_log(Path(sys.argv[1]), verbose=0):
+    os.write(2, b"a C library writes to stderr\\n")
+    subprocess.run(["sh", "-c", "echo a child process writes >&2"], check=True)
+    print("python code writes to stderr", file=sys.stderr)
+    logging.getLogger("flint.demo").warning("flint warns")
+    with TerminalReporter() as reporter:
+        reporter.say("flint's line")
+    print("flint prints the summary")
+os.write(2, b"after the run\\n")
+"""
+
+
+def test_other_programs_console_output_goes_to_the_runs_console_log(tmp_path):
+    """What C libraries (casacore's warnings), child processes (Dask workers) and Prefect (its
+    first-run telemetry notice) write goes to OUTPUT/logs/console.log, not the terminal."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "DO_NOT_TRACK")}
+    env.update(PREFECT_HOME=str(tmp_path / "home"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    master, slave = pty.openpty()  # Prefect's notice is for terminals only
+    process = subprocess.Popen(
+        [sys.executable, "-c", _ROUTED, str(tmp_path / "out")], stdin=subprocess.DEVNULL,
+        stdout=slave, stderr=slave, env=env,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert process.wait(60) == 0, b"".join(chunks)
+    terminal = b"".join(chunks).decode()
+    for line in ("flint warns", "flint's line", "flint prints the summary", "after the run"):
+        assert line in terminal, terminal
+    log = (tmp_path / "out/logs/console.log").read_text()
+    for line in ("a C library", "a child process", "python code writes"):
+        assert line in log and line not in terminal, (log, terminal)
+    if "CI" not in os.environ:  # (the notice is Prefect's on terminals outside CI only)
+        assert "Prefect collects anonymous usage data" in log
+    assert "Prefect collects" not in terminal and "flint" not in log.replace(str(tmp_path), ""), (
+        log,
+        terminal,
+    )
 
 
 def test_simulation_reports_progress_to_a_listener(tmp_path):

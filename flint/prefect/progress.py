@@ -1,6 +1,12 @@
-"""The terminal while a flow runs: one line per task start and finish, a progress bar per
-stage and round, and the core's own progress (the simulation), drawn with rich on one
-live status line.
+"""The terminal while a flow runs: tasks as they start and finish, a progress bar per stage
+and round, and the core's own progress (the simulation), drawn with rich.
+
+On a terminal, a live region redrawn in place (and gone at the end) holds one row per
+running task, its start time and run time so far, above one status row of every active
+bar side by side; each finished task leaves one line above it (its end time, state, name
+and run time). Elsewhere (a log file, CI) there is no live region: one line per finished
+task, and one as it starts only for a task still running after :data:`LONG_TASK_SECONDS`,
+so a long step shows that it is under way without doubling the lines of short ones.
 
 The lines come from the run follower (:class:`flint.prefect.workbench.RunFollower`, Prefect's
 events), the same reader the workbench's Runs panel uses; tools' output stays in their log
@@ -9,13 +15,14 @@ files and the Prefect and Dask consoles are quiet (:func:`quiet_console`).
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -31,15 +38,24 @@ BAR_NAMES = {
     "convolve": "convolve", "mosaic": "mosaic", "find": "find sources", "validate": "validate",
 }  # fmt: skip
 """Descriptions of the progress bars, one per stage and round (a grid column)."""
+LONG_TASK_SECONDS = 5.0
+"""Off a terminal, a task still running this long after its start gets a "started" line."""
+MAX_RUNNING_ROWS = 12
+"""Running tasks shown in the live region at most (the rest are counted in one row)."""
 SETTLE_SECONDS = 10.0
 """After the flow returns, how long its last task events may take to arrive."""
+
+
+_HELD: list[str] = []
 
 
 def quiet_console(verbose: int = 0) -> None:
     """Keep Prefect's and Dask's consoles (here and in worker processes) to warnings, and
     flint's to warnings in this process; ``verbose``: INFO, and tools' output tails (DEBUG).
 
-    Call before Prefect is imported: worker processes inherit the environment.
+    Call before Prefect is imported: worker processes inherit the environment. Prefect is
+    imported here, and what it prints then (its first-run telemetry notice) is held for the
+    run's console log (:func:`release_held_output`).
     """
     if verbose:
         os.environ.setdefault("PREFECT_LOGGING_LOGGERS_FLINT_LEVEL", "DEBUG")
@@ -48,6 +64,24 @@ def quiet_console(verbose: int = 0) -> None:
     for handler in logging.getLogger("flint").handlers:
         if type(handler) is logging.StreamHandler:
             handler.setLevel(logging.WARNING)
+    if "prefect" not in sys.modules:  # what it prints on import: for the run's console log
+        held = io.StringIO()
+        with redirect_stderr(held):
+            import prefect  # noqa: F401  (its first-run telemetry notice, on a terminal)
+        _HELD.append(held.getvalue())
+        loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+        for handler in {h for lg in loggers for h in getattr(lg, "handlers", ())}:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is held:
+                handler.setStream(sys.stderr)  # (should Prefect set up its logging on import)
+
+
+def release_held_output() -> None:
+    """Write what Prefect printed when :func:`quiet_console` imported it to standard error
+    (inside :func:`flint.console.others_to_log`: the run's console log)."""
+    while _HELD:
+        if text := _HELD.pop(0):
+            sys.stderr.write(text)
+    sys.stderr.flush()
 
 
 def _seconds(seconds: float | None) -> str:
@@ -55,6 +89,14 @@ def _seconds(seconds: float | None) -> str:
         return ""
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s" if minutes else f"{seconds:.1f} s"
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _clock(moment: datetime) -> str:
+    """A moment as the local time of day."""
+    return moment.astimezone().strftime("%H:%M:%S")
 
 
 @dataclass
@@ -75,15 +117,17 @@ class Bar:
 class TerminalReporter:
     """Listens to a run follower (``reporter(change)``) and to :mod:`flint.progress`.
 
-    Lines are printed above one live status line holding every active bar side by side: a
-    terminal redraws that line in place, so only the printed lines add to what scrolls.
+    Lines are printed above the live region (module docstring): a terminal redraws that
+    region in place, so only the printed lines add to what scrolls.
     """
 
     def __init__(self, console: object | None = None, beams: int | None = None) -> None:
         from rich.console import Console
         from rich.live import Live
 
-        self.console = console or Console(file=sys.stderr, highlight=False)
+        from flint.console import terminal_stream
+
+        self.console = console or Console(file=terminal_stream(), highlight=False)
         self.beams = beams
         self.bars: dict[str, Bar] = {}
         self._columns: dict[str, dict] = {}
@@ -93,10 +137,18 @@ class TerminalReporter:
         self.failed: list[TaskRunInfo] = []
         self.started: set[str] = set()
         self.finished: set[str] = set()
+        self.running: dict[str, TaskRunInfo] = {}
+        """Tasks started and not finished, by id (the live region's rows)."""
+        self._timers: dict[str, threading.Timer] = {}
         self.live = Live(
             get_renderable=self._status, console=self.console, transient=True,
             refresh_per_second=4, redirect_stdout=False, redirect_stderr=False,
         )  # fmt: skip
+
+    @property
+    def live_region(self) -> bool:
+        """Whether running tasks are drawn in place (a terminal) rather than as lines."""
+        return bool(self.console.is_terminal) and not self.console.is_dumb_terminal
 
     def __enter__(self) -> TerminalReporter:
         self.live.start()
@@ -104,19 +156,37 @@ class TerminalReporter:
 
     def __exit__(self, *exc: object) -> None:
         self.live.stop()
+        with self._lock:
+            timers, self._timers = list(self._timers.values()), {}
+        for timer in timers:
+            timer.cancel()
 
     def _status(self) -> object:
+        from rich.console import Group
         from rich.text import Text
 
         # no lock here: rich calls this holding its own lock, which say() needs to print
+        width = max(20, self.console.width - 1)
+        rows = []
+        running = sorted(list(self.running.values()), key=lambda t: t.start_time or _EPOCH)
+        shown = running if len(running) <= MAX_RUNNING_ROWS else running[: MAX_RUNNING_ROWS - 1]
+        now = datetime.now(UTC)
+        for task in shown:
+            since = _clock(task.start_time) if task.start_time else self._now()
+            row = Text(f"{since} running   {task.name}  {_seconds(task.seconds(now))}".rstrip())
+            rows.append(row)
+        if len(shown) < len(running):
+            rows.append(Text(f"         ... and {len(running) - len(shown)} more running"))
         bars = [bar.render() for bar in list(self.bars.values())]
         minutes, seconds = divmod(int(time.monotonic() - self._since), 60)
-        text = Text(" · ".join([*bars, f"{minutes}:{seconds:02d}"]), no_wrap=True)
-        text.truncate(max(20, self.console.width - 1), overflow="ellipsis")
-        return text
+        rows.append(Text(" · ".join([*bars, f"{minutes}:{seconds:02d}"])))
+        for row in rows:
+            row.no_wrap = True
+            row.truncate(width, overflow="ellipsis")
+        return Group(*rows)
 
     def say(self, text: str) -> None:
-        """One line above the live status."""
+        """One line above the live region."""
         with self._lock:  # (never held while printing: rich's lock is taken inside print)
             self.lines += 1
         self.console.print(text, markup=False, soft_wrap=True)  # the terminal wraps, not rich
@@ -130,11 +200,32 @@ class TerminalReporter:
         if task.state_type == "RUNNING" and was != "RUNNING" and task.id not in self.started:
             self.started.add(task.id)
             self._advance(task, started=True)
-            self.say(f"{self._now()} started   {task.name}")
+            self.running[task.id] = task
+            if self.live_region and self.live.is_started:
+                self.live.refresh()  # drawn at once: a short task's start is seen too
+            elif not self.live_region:  # a line only if it runs long (module docstring)
+                timer = threading.Timer(LONG_TASK_SECONDS, self._still_running, (task.id,))
+                timer.daemon = True
+                with self._lock:
+                    self._timers[task.id] = timer
+                timer.start()
         elif task.state_type in TERMINAL_STATES and task.id not in self.finished:
             self.finished.add(task.id)
+            self.running.pop(task.id, None)
+            with self._lock:
+                timer = self._timers.pop(task.id, None)
+            if timer is not None:
+                timer.cancel()
             self._advance(task, started=False)
             self.say(self._finish_line(task))
+
+    def _still_running(self, task_id: str) -> None:
+        with self._lock:
+            self._timers.pop(task_id, None)
+        task = self.running.get(task_id)
+        if task is not None:
+            since = _clock(task.start_time) if task.start_time else self._now()
+            self.say(f"{since} started   {task.name}")
 
     def _finish_line(self, task: TaskRunInfo) -> str:
         if task.state_type == "COMPLETED":
@@ -147,7 +238,7 @@ class TerminalReporter:
 
     @staticmethod
     def _now() -> str:
-        return datetime.now(UTC).astimezone().strftime("%H:%M:%S")
+        return _clock(datetime.now(UTC))
 
     def _advance(self, task: TaskRunInfo, started: bool) -> None:
         """The bar of the task's grid column: beams done of beams (one for whole-field tasks)."""

@@ -3,7 +3,31 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+
+CONSOLE_LOG = Path("logs") / "console.log"
+"""Under the output directory: what other programs wrote to the console during the run."""
+
+
+def _others_to_log(output_dir: Path, verbose: int) -> AbstractContextManager:
+    """Other programs' console output (casacore's warnings, Dask workers' and Prefect's logs)
+    to ``output_dir/logs/console.log`` rather than the terminal; with ``-v`` all of it stays
+    on the terminal (:mod:`flint.console`)."""
+    if verbose:
+        return nullcontext()
+    return _others_to_log_with_held(output_dir / CONSOLE_LOG)
+
+
+@contextmanager
+def _others_to_log_with_held(path: Path) -> Iterator[Path]:
+    from flint.console import others_to_log
+    from flint.prefect.progress import release_held_output
+
+    with others_to_log(path):
+        release_held_output()  # Prefect's first-run notice, held since it was imported
+        yield path
 
 
 def _cluster_argument(parser: argparse.ArgumentParser) -> None:
@@ -38,15 +62,16 @@ def _bandpass(args: argparse.Namespace) -> int:
     observation, _ = check_bandpass_inputs(args.calibrator_dir, args.beams)  # nothing written
     print(observation.describe())
 
-    run_flow(
-        bandpass_flow,
-        cluster=args.cluster,
-        progress=True,
-        n_beams=len(observation.beams),
-        calibrator_dir=args.calibrator_dir,
-        output_dir=args.output,
-        beams=args.beams,
-    )
+    with _others_to_log(args.output, args.verbose):
+        run_flow(
+            bandpass_flow,
+            cluster=args.cluster,
+            progress=True,
+            n_beams=len(observation.beams),
+            calibrator_dir=args.calibrator_dir,
+            output_dir=args.output,
+            beams=args.beams,
+        )
     for path in sorted(args.output.glob("*.repaired.bin")):
         print(path)
     return 0
@@ -82,25 +107,26 @@ def _continuum(args: argparse.Namespace) -> int:
 
     _, observation, _ = check_inputs(args.science_dir, args.bandpass, args.strategy, args.beams)
     print(observation.describe())  # bad input failed above: nothing written
-    results = run_flow(
-        continuum_flow,
-        cluster=args.cluster,
-        progress=True,
-        n_beams=len(observation.beams),
-        science_dir=args.science_dir,
-        bandpass_dir=args.bandpass,
-        output_dir=args.output,
-        strategy=args.strategy,
-        beams=args.beams,
-        truth=args.truth,
-    )
-    _print_results(results, args.output)
+    with _others_to_log(args.output, args.verbose):
+        results = run_flow(
+            continuum_flow,
+            cluster=args.cluster,
+            progress=True,
+            n_beams=len(observation.beams),
+            science_dir=args.science_dir,
+            bandpass_dir=args.bandpass,
+            output_dir=args.output,
+            strategy=args.strategy,
+            beams=args.beams,
+            truth=args.truth,
+        )
+    _print_results(results, args.output, args.verbose)
     return 0
 
 
-def _print_results(results: list, output_dir: Path | None = None) -> None:
+def _print_results(results: list, output_dir: Path | None = None, verbose: int = 0) -> None:
     """The final summary: each beam's distance from the thermal limit, the validation
-    summary, and where the products and the tools' logs are."""
+    summary, and where the products, the tools' logs and others' console output are."""
     from flint.validation import ValidationResult
     from flint.validation.thermal import ThermalLimit
 
@@ -116,6 +142,8 @@ def _print_results(results: list, output_dir: Path | None = None) -> None:
             print(f"validation figure: {result.figure}")
     if output_dir is not None:
         print(f"products: {output_dir} (tool logs beside them: beamNN/images/*.log, */logs/)")
+        if not verbose and (output_dir / CONSOLE_LOG).exists():
+            print(f"other programs' console output: {output_dir / CONSOLE_LOG}")
 
 
 def _number(value: float | None) -> str:
@@ -153,9 +181,18 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
 def _demo(args: argparse.Namespace) -> int:
     import time
 
-    from flint.prefect.progress import TerminalReporter, quiet_console
+    from flint.prefect.progress import quiet_console
 
     quiet_console(args.verbose)  # before Prefect is imported
+
+    started = time.perf_counter()
+    with _others_to_log(args.output, args.verbose):
+        return _run_demo(args, started)
+
+
+def _run_demo(args: argparse.Namespace, started: float) -> int:
+    import time
+
     from flint.demo import (
         DEMO_BEAMS,
         demo_strategy_path,
@@ -166,11 +203,11 @@ def _demo(args: argparse.Namespace) -> int:
     from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.flows.continuum import continuum_flow
+    from flint.prefect.progress import TerminalReporter
     from flint.prefect.running import run_flow
     from flint.prefect.server.embedded import ensure_prefect_server
     from flint.progress import listening
 
-    started = time.perf_counter()
     ensure_prefect_server()
     beams = tuple(args.beams or DEMO_BEAMS)
     with TerminalReporter() as reporter, listening(reporter.core):
@@ -205,7 +242,7 @@ def _demo(args: argparse.Namespace) -> int:
             output_dir=args.output / "continuum",
             strategy=demo_strategy_path(),
         )
-    _print_results(results, args.output)
+    _print_results(results, args.output, args.verbose)
     summary = demo_summary(results, time.perf_counter() - started, args.sky, args.layout)
     path = write_demo_summary(args.output, summary)
     ratios = ", ".join(f"{beam}: {ratio:.3f}" for beam, ratio in summary["thermal_ratio"].items())

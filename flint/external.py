@@ -9,14 +9,20 @@ children too: on a timeout, and when a stop check (:func:`stopping_when`, instal
 orchestration layer: a cancelled flow run) says so, the group gets SIGTERM and, after
 :data:`KILL_GRACE_S`, SIGKILL. Where ``setpriv`` exists the tool also dies with the thread
 that started it (a Dask worker process killed mid-task leaves no orphan tool behind).
+
+With ``FLINT_TOOL_RECORD`` naming a file, each finished run appends one JSON line to it:
+the argv, wall and CPU seconds and peak RSS of the tool (its own resource usage, children
+included), which the benchmarks and the thread tests read.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -37,6 +43,8 @@ KILL_GRACE_S = 3.0
 WATCH_INTERVAL_S = 0.5
 """How often a running tool's timeout and stop checks are looked at."""
 MIN_TIMEOUT_S = 600.0
+RECORD_ENV = "FLINT_TOOL_RECORD"
+"""Environment variable naming a JSON-lines file each finished tool run is appended to."""
 
 _STOP_CHECKS: ContextVar[tuple[Callable[[], bool], ...]] = ContextVar("flint_stop", default=())
 _RUNNING: dict[int, list[str]] = {}
@@ -120,6 +128,11 @@ class ToolRun:
     seconds: float
     tail: str
     log_path: Path | None
+    cpu_seconds: float = 0.0
+    """User and system CPU time of the tool and the children it waited for."""
+    max_rss_bytes: int = 0
+    """Peak resident memory of the tool and its children, sampled every
+    :data:`WATCH_INTERVAL_S` (``wait4``'s own figure counts the forking process's memory)."""
 
 
 def require_tool(name: str) -> str:
@@ -168,10 +181,20 @@ def run_tool(
     with _RUNNING_LOCK:
         _RUNNING[process.pid] = argv
     stopped: list[str] = []
+    peak_rss = [0]
     done = threading.Event()
     watcher = threading.Thread(
         target=_watch,
-        args=(process, Path(argv[0]).name, started, timeout, _STOP_CHECKS.get(), done, stopped),
+        args=(
+            process,
+            Path(argv[0]).name,
+            started,
+            timeout,
+            _STOP_CHECKS.get(),
+            done,
+            stopped,
+            peak_rss,
+        ),
         name=f"flint-watch-{process.pid}",
         daemon=True,
     )
@@ -185,7 +208,7 @@ def run_tool(
                 if log_file:
                     log_file.write(line + "\n")
                 logger.log(log_level, "%s: %s", Path(argv[0]).name, line)
-        returncode = process.wait()
+        returncode, usage = _wait(process)
     except BaseException:
         _kill_group(process.pid)  # interrupted here (KeyboardInterrupt): the tool goes too
         raise
@@ -203,7 +226,46 @@ def run_tool(
         timed_out = bool(stopped)
         raise ToolError(argv, None if timed_out else returncode, "\n".join(tail), log_path)
     logger.info("%s finished in %.3f s", Path(argv[0]).name, seconds)
-    return ToolRun(argv, returncode, seconds, "\n".join(tail), log_path)
+    run = ToolRun(
+        argv,
+        returncode,
+        seconds,
+        "\n".join(tail),
+        log_path,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        max_rss_bytes=peak_rss[0],
+    )
+    _record(run)
+    return run
+
+
+def _wait(process: subprocess.Popen) -> tuple[int, resource.struct_rusage]:
+    """Reap the tool with its resource usage (``wait4``); its exit code and the usage."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage
+
+
+def _record(run: ToolRun) -> None:
+    """Append ``run`` to the file ``FLINT_TOOL_RECORD`` names, if any (never fails the run)."""
+    where = os.environ.get(RECORD_ENV)
+    if not where:
+        return
+    line = {
+        "tool": Path(run.argv[0]).name,
+        "argv": run.argv,
+        "seconds": run.seconds,
+        "cpu_seconds": run.cpu_seconds,
+        "max_rss_bytes": run.max_rss_bytes,
+        "ended": time.time(),
+        "started": time.time() - run.seconds,
+        "pid": os.getpid(),
+    }
+    try:
+        with open(where, "a") as handle:
+            handle.write(json.dumps(line) + "\n")
+    except OSError as error:
+        logger.debug("cannot record the tool run in %s: %s", where, error)
 
 
 def _with_parent_death_signal(argv: list[str]) -> list[str]:
@@ -221,9 +283,13 @@ def _watch(
     checks: tuple[Callable[[], bool], ...],
     done: threading.Event,
     stopped: list[str],
+    peak_rss: list[int] | None = None,
 ) -> None:
-    """Kill the tool's process group on timeout or when a stop check fires."""
+    """Kill the tool's process group on timeout or when a stop check fires; keep the peak
+    resident memory of the tool and its children in ``peak_rss``."""
     while not done.wait(WATCH_INTERVAL_S):
+        if peak_rss is not None:
+            peak_rss[0] = max(peak_rss[0], _tree_rss(process.pid))
         if timeout is not None and time.perf_counter() - started >= timeout:
             reason = "timed out"
         elif any(checked(check) for check in checks):
@@ -234,6 +300,22 @@ def _watch(
         logger.warning("%s %s; stopping its process group %d", name, reason, process.pid)
         _kill_group(process.pid)
         return
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of process ``pid`` and its descendants now (0 once it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for item in processes:
+        with contextlib.suppress(psutil.Error):
+            total += item.memory_info().rss
+    return total
 
 
 def checked(check: Callable[[], bool]) -> bool:

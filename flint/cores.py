@@ -61,3 +61,21 @@ def parallel_deconvolution(size: int) -> int | None:
         return None
     pieces = math.ceil(size / SUB_IMAGE_PIXELS)
     return math.ceil(size / pieces)
+
+
+BANE_STRIPE_ROWS = 512
+"""BANE gives each core a stripe of the image; narrower stripes fail (a zero step in its
+sigma filter, seen on a 256-pixel image) and gain nothing."""
+
+
+def bane_cores(cores: int, image_rows: int) -> int:
+    """Cores for BANE on an image of ``image_rows`` rows: ``cores``, at most one per
+    :data:`BANE_STRIPE_ROWS` rows."""
+    return max(1, min(cores, image_rows // BANE_STRIPE_ROWS))
+
+
+def image_rows(image: str | os.PathLike[str]) -> int:
+    """Rows (NAXIS2) of a FITS image, read from its header."""
+    from astropy.io import fits
+
+    return int(fits.getheader(image)["NAXIS2"])

@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from flint.cores import task_cores
+from flint.cores import bane_cores, image_rows, task_cores
 from flint.external import run_tool, scaled_timeout
 from flint.identity import Recipe
 from flint.masking.options import MaskingOptions
@@ -81,7 +81,9 @@ def run_bane(
         scratch_base = Path(scratch) / "bane"
         made = bane_products(scratch_base)
         run_tool(
-            build_bane_command(image, scratch_base, options, task_cores()),
+            build_bane_command(
+                image, scratch_base, options, bane_cores(task_cores(), image_rows(image))
+            ),
             log_path=Path(f"{Path(out_base).absolute()}.bane.log"),
             timeout=scaled_timeout([image], 6_000.0, minimum=options.bane_timeout_s),
             cwd=scratch,

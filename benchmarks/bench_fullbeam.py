@@ -275,14 +275,20 @@ def main() -> None:
         "tasks": tasks,
         "tools": tools,
         "disk_timeline": [
-            {"t": round(s.time - begin, 1), "science_gib": s.disk["science"] / GiB,
-             "calibrator_gib": s.disk["calibrator"] / GiB, "rss_gib": s.rss / GiB}
+            {
+                "t": round(s.time - begin, 1),
+                "science_gib": s.disk["science"] / GiB,
+                "calibrator_gib": s.disk["calibrator"] / GiB,
+                "rss_gib": s.rss / GiB,
+            }
             for s in sampler.samples[:: max(1, len(sampler.samples) // 400)]
-        ],  # fmt: skip
+        ],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1, default=str) + "\n")
-    print(json.dumps({k: report[k] for k in ("size", "beam", "met", "load")}, indent=1, default=str))
+    print(
+        json.dumps({k: report[k] for k in ("size", "beam", "met", "load")}, indent=1, default=str)
+    )
     for name, stage in sorted(stages.items(), key=lambda item: -item[1]["wall_s"]):
         ratio = stage["wall_over_tools"]
         print(

@@ -87,13 +87,10 @@ def test_tool_command_lines_carry_the_workers_cores(tmp_path, monkeypatch):
     cpus = len(os.sched_getaffinity(0))
     record = tmp_path / "tools.jsonl"
     monkeypatch.setenv(RECORD_ENV, str(record))  # the worker processes inherit it
+    worker = {"n_workers": 1, "threads_per_worker": 1, "processes": True,
+              "dashboard_address": "127.0.0.1:0", "silence_logs": "error"}  # fmt: skip
     config = load_cluster_config(
-        _config(
-            tmp_path,
-            cluster_class="distributed.LocalCluster",
-            cluster_kwargs={"n_workers": 1, "threads_per_worker": 1, "processes": True,
-                            "dashboard_address": "127.0.0.1:0", "silence_logs": "error"},
-        )  # fmt: skip
+        _config(tmp_path, cluster_class="distributed.LocalCluster", cluster_kwargs=worker)
     )
     cluster = create_cluster(config, ensure_server=False)
     try:

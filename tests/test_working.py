@@ -127,10 +127,11 @@ def test_gains_are_applied_in_place_reversibly_and_solved_as_before(raw, tmp_pat
     assert apply_gains(ms, g1).skipped
     apply_gains(ms, g2)  # g1 undone first
     expected = _column(apply_solutions(old, g2, tmp_path / "round2.ms").ms, "CORRECTED_DATA")
-    np.testing.assert_allclose(_column(ms, "DATA"), expected, rtol=1e-6, atol=1e-6)  # float32 rounding
+    # float32 rounding
+    np.testing.assert_allclose(_column(ms, "DATA"), expected, rtol=1e-6, atol=1e-6)
     identity_before = identity(ms)
     apply_gains(ms, None)
-    np.testing.assert_allclose(_column(ms, "DATA"), bandpass_only, rtol=1e-6, atol=1e-6)  # float32 rounding
+    np.testing.assert_allclose(_column(ms, "DATA"), bandpass_only, rtol=1e-6, atol=1e-6)
     assert identity(ms) == identity_before  # applied gains are not the copy's identity
 
     # round 0 imaged by both chains; gains solved against the predicted model and against
@@ -150,7 +151,9 @@ def test_gains_are_applied_in_place_reversibly_and_solved_as_before(raw, tmp_pat
 
     apply_gains(ms, g2)
     fill_noise(ms)
-    noise = _column(apply_solutions(old, g2, tmp_path / "noise.ms", "NOISE_DATA").ms, "CORRECTED_DATA")
+    noise = _column(
+        apply_solutions(old, g2, tmp_path / "noise.ms", "NOISE_DATA").ms, "CORRECTED_DATA"
+    )
     np.testing.assert_allclose(_column(ms, "NOISE_DATA"), noise, rtol=1e-6, atol=1e-6)
 
 

@@ -261,6 +261,7 @@ def main() -> None:
             "after": os.getloadavg(),
         },
         "raw": raw,
+        "calibrator_shape": _shape(scan),
         "beam": beam,
         "goals": GOALS,
         "met": met,

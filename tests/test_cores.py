@@ -52,6 +52,14 @@ def test_task_cores_follow_the_cluster_config(tmp_path):
     assert share(2, 4) == 1  # never zero: more threads than cores shares one core
     assert parallel_deconvolution(1280) is None and parallel_deconvolution(6144) == 2048
     assert bane_cores(8, 6144) == 8 and bane_cores(2, 1280) == 2 and bane_cores(2, 256) == 1
+    # a SLURM task with 4 cores imaging the default strategy's 6144-pixel, 8-sub-band image
+    from flint.imaging.command import with_resources, wsclean_option_args
+    from flint.strategy import load_strategy, options_for_round
+
+    argv = wsclean_option_args(with_resources(options_for_round(load_strategy(), "imaging", 0), 4))
+    flags = {flag: argv[argv.index(flag) + 1] for flag in ("-j", "-parallel-gridding",
+                                                           "-parallel-deconvolution")}  # fmt: skip
+    assert flags == {"-j": "4", "-parallel-gridding": "4", "-parallel-deconvolution": "2048"}
 
 
 def _tools_on_a_worker(ms: str, work: str) -> None:

@@ -133,9 +133,13 @@ class BeamShape:
         return self.rows * self.channels / 1e6
 
 
-def beam_shapes(directory: str | os.PathLike[str]) -> list[BeamShape]:
-    """The shape of every beam's measurement set under ``directory`` (any layout; only the
-    table's size and first cell are read)."""
+def beam_shapes(directory: str | os.PathLike[str], one_field: bool = False) -> list[BeamShape]:
+    """The shape of every beam's measurement set under ``directory`` (any layout; the
+    table's size and first cell are read). ``one_field``: count the rows of the largest
+    field only (a raw calibrator block holds one field per beam position; a beam's
+    bandpass uses one)."""
+    import numpy as np
+
     from flint.ms import find_observation, open_ms
     from flint.working.summary import tree_bytes
 
@@ -145,6 +149,8 @@ def beam_shapes(directory: str | os.PathLike[str]) -> list[BeamShape]:
             rows = tab.nrows()
             if not rows:
                 raise InputError("the main table has no rows", state.path)
+            if one_field:
+                rows = int(np.bincount(tab.getcol("FIELD_ID")).max())
             channels, correlations = tab.getcell("DATA", 0).shape
             noise = "NOISE_DATA" in tab.colnames()
         shapes.append(BeamShape(beam, rows, channels, correlations, tree_bytes(state.path), noise))

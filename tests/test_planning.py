@@ -188,8 +188,10 @@ def test_flint_plan_bad_input_is_one_line_and_non_zero(real_ms_readonly, tmp_pat
     assert error.count("\n") == 0 and str(missing) in error, error
     block = _observation(real_ms_readonly, tmp_path / "SB39400")
     costs = tmp_path / "costs.json"
-    costs.write_text("[]")
-    assert main(["plan", str(block), "--costs", str(costs)]) == 1
-    error = capsys.readouterr().err.strip()
-    assert error.count("\n") == 0 and str(costs) in error, error
+    for text in ("[]", json.dumps({**COSTS.model_dump(), "stages": {}})):
+        costs.write_text(text)
+        assert main(["plan", str(block), "--costs", str(costs)]) == 1
+        error = capsys.readouterr().err.strip()
+        assert error.count("\n") == 0 and str(costs) in error, error
+    assert "no stage 'preprocess'" in error
     assert not list(tmp_path.glob("*.tmp*"))  # nothing written

@@ -12,8 +12,15 @@ import math
 import os
 from pathlib import Path
 
-from flint.errors import ConfigError
-from flint.planning import Plan, Resources, beam_shapes, load_cost_table, plan_block
+from flint.errors import ConfigError, InputError
+from flint.planning import (
+    Plan,
+    Resources,
+    beam_shapes,
+    default_cost_table_path,
+    load_cost_table,
+    plan_block,
+)
 from flint.prefect.cluster.config import ClusterConfig, load_cluster_config, resolve_cluster_class
 from flint.strategy import load_strategy
 
@@ -110,5 +117,8 @@ def plan_observation(
     table = load_cost_table(costs)
     plan = load_strategy(strategy)
     beams = beam_shapes(science_dir)
-    calibrators = beam_shapes(calibrator_dir) if calibrator_dir is not None else []
-    return plan_block(beams, plan, resources, table, calibrators)
+    calibrators = [] if calibrator_dir is None else beam_shapes(calibrator_dir, one_field=True)
+    try:
+        return plan_block(beams, plan, resources, table, calibrators)
+    except InputError as error:  # a stage the table lacks: name the table
+        raise InputError(error.problem, costs or default_cost_table_path()) from None

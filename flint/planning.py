@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -168,6 +169,10 @@ class Resources:
     walltime_s: float | None = None
     """A worker's time limit (a batch job's walltime), if any."""
     name: str = ""
+    adaptive: bool = False
+    """Workers come and go with the work (``adapt``): only those with work are paid for."""
+    minimum: int = 0
+    """Fewest workers an adaptive cluster keeps."""
 
     @property
     def task_cores(self) -> int:
@@ -323,6 +328,16 @@ def schedule(
     return done
 
 
+def _most_at_once(runs: Sequence[Scheduled]) -> int:
+    """Most tasks running at the same moment."""
+    events = sorted([(r.start_s, 1) for r in runs] + [(r.end_s, -1) for r in runs])
+    running = most = 0
+    for _, step in events:  # at equal times an end (-1) sorts before a start
+        running += step
+        most = max(most, running)
+    return most
+
+
 def _stage(costs: CostTable, stage: str) -> StageCost:
     try:
         return costs.stages[stage]
@@ -347,8 +362,11 @@ class Plan:
     visibilities: int
     """Of the science beams (rows x channels, summed)."""
     wall_s: float
+    workers_used: int
+    """Most workers with a task at once (an adaptive cluster needs no more)."""
     core_hours: float
-    """Allocated: every worker's cores for the whole run."""
+    """Allocated: the workers' cores for the whole run (all workers of a fixed-size cluster;
+    of an adaptive one, as many as are ever busy at once: an upper bound)."""
     busy_core_hours: float
     """CPU time the tasks use."""
     idle_fraction: float
@@ -368,7 +386,7 @@ class Plan:
             f"{self.beams} beams, {self.visibilities / 1e6:.2f} M visibilities, on {r.workers} "
             f"worker(s) x {r.threads} thread(s) x {r.cores} core(s) ({r.task_cores} per task)"
             + (f" [{r.name}]" if r.name else ""),
-            f"  wall time        {_hms(self.wall_s)}",
+            f"  wall time        {_hms(self.wall_s)}, at most {self.workers_used} worker(s) busy",
             f"  core-hours       {self.core_hours:.2f} allocated, {self.busy_core_hours:.2f} busy "
             f"(idle {100 * self.idle_fraction:.0f} %)",
             f"  memory           {self.peak_rss_gib_per_worker:.2f} GiB peak per worker"
@@ -417,7 +435,9 @@ def plan_block(
         stage.wall_s += run.end_s - run.start_s
         stage.peak_rss_gib = max(stage.peak_rss_gib, run.rss_gib)
     busy = sum(run.cpu_s for run in runs)
-    allocated = resources.workers * resources.cores * wall
+    used = min(resources.workers, max(1, math.ceil(_most_at_once(runs) / resources.threads)))
+    paid = max(used, resources.minimum) if resources.adaptive else resources.workers
+    allocated = paid * resources.cores * wall
     peak_task = max(run.rss_gib for run in runs)
     rss = costs.worker_rss_gib + min(resources.threads, len(runs)) * peak_task
     disk = _disk(beams, calibrators, strategy, resources, costs)
@@ -426,6 +446,7 @@ def plan_block(
         beams=len(beams),
         visibilities=sum(beam.rows * beam.channels for beam in beams),
         wall_s=wall,
+        workers_used=used,
         core_hours=allocated / 3600,
         busy_core_hours=busy / 3600,
         idle_fraction=max(0.0, 1 - busy / allocated) if allocated else 0.0,

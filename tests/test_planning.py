@@ -87,6 +87,15 @@ def test_a_block_costs_what_the_model_says_worked_by_hand():
     two = plan_block(BEAMS, STRATEGY, Resources(workers=2, threads=1, cores=2), COSTS)
     assert two.wall_s == pytest.approx(73.0)
     assert two.core_hours == pytest.approx(2 * 2 * 73.0 / 3600)
+    assert (one.workers_used, two.workers_used) == (1, 2)
+    # ten adaptive workers: after the images, convolve and both finds run at once (3 busy
+    # workers, the most ever); the same 73 s; only the busy ones are paid for
+    adaptive = Resources(workers=10, threads=1, cores=2, adaptive=True)
+    many = plan_block(BEAMS, STRATEGY, adaptive, COSTS)
+    assert many.wall_s == pytest.approx(73.0) and many.workers_used == 3
+    assert many.core_hours == pytest.approx(3 * 2 * 73.0 / 3600)
+    fixed = plan_block(BEAMS, STRATEGY, Resources(workers=10, threads=1, cores=2), COSTS)
+    assert fixed.core_hours == pytest.approx(10 * 2 * 73.0 / 3600)
     assert two.stages["image"].tasks == 2 and two.stages["image"].cpu_s == pytest.approx(220)
     # memory: the worker's own 0.25 GiB and, per thread, the largest task: the image's
     # 1 + 0.5 x 2 M pixels = 2 GiB (flag: 10 x 0.1 = 1 GiB)
@@ -132,6 +141,7 @@ def test_cluster_configs_give_workers_threads_and_cores(tmp_path):
     assert (resources.workers, resources.threads, resources.cores) == (12, 2, 8)
     assert resources.task_cores == 4 and resources.memory_gib == pytest.approx(16)
     assert resources.walltime_s == 26 * 3600
+    assert resources.adaptive and resources.minimum == 0
     packaged = cluster_resources(load_cluster_config("slurm"))  # the example: 1..38 jobs of 8
     assert (packaged.workers, packaged.threads, packaged.cores) == (38, 1, 8)
 

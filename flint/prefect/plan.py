@@ -57,6 +57,8 @@ def cluster_resources(config: ClusterConfig, name: str = "") -> Resources:
     cls = resolve_cluster_class(config.cluster_class)
     kwargs = config.cluster_kwargs
     largest = config.scale or (config.adapt_kwargs.maximum if config.adapt_kwargs else None)
+    adapt = {"adaptive": config.adapt_kwargs is not None,
+             "minimum": config.adapt_kwargs.minimum if config.adapt_kwargs else 0}  # fmt: skip
     if config.is_jobqueue:
         import dask
 
@@ -75,6 +77,7 @@ def cluster_resources(config: ClusterConfig, name: str = "") -> Resources:
             memory_gib=None if memory is None else memory / processes / GiB,
             walltime_s=_walltime_s(setting("walltime")),
             name=name,
+            **adapt,
         )
     if not issubclass(cls, LocalCluster):
         raise ConfigError(f"cannot plan for {config.cluster_class}: only LocalCluster and "
@@ -100,6 +103,7 @@ def cluster_resources(config: ClusterConfig, name: str = "") -> Resources:
         cores=max(1, cpus // int(workers)),
         memory_gib=limit / GiB,
         name=name,
+        **adapt,
     )
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from flint.errors import InputError
@@ -127,6 +128,8 @@ class BeamShape:
     raw_bytes: int = 0
     noise: bool = False
     """Carries the simulated noise alone (NOISE_DATA): a thermal-limit image is made."""
+    pointing_deg: tuple[float, float] | None = None
+    """Where the beam points (RA, Dec): the beams' spread sizes the mosaic."""
 
     @property
     def mvis(self) -> float:
@@ -139,8 +142,6 @@ def beam_shapes(directory: str | os.PathLike[str], one_field: bool = False) -> l
     table's size and first cell are read). ``one_field``: count the rows of the largest
     field only (a raw calibrator block holds one field per beam position; a beam's
     bandpass uses one)."""
-    import numpy as np
-
     from flint.ms import find_observation, open_ms
     from flint.working.summary import tree_bytes
 
@@ -154,7 +155,10 @@ def beam_shapes(directory: str | os.PathLike[str], one_field: bool = False) -> l
                 rows = int(np.bincount(tab.getcol("FIELD_ID")).max())
             channels, correlations = tab.getcell("DATA", 0).shape
             noise = "NOISE_DATA" in tab.colnames()
-        shapes.append(BeamShape(beam, rows, channels, correlations, tree_bytes(state.path), noise))
+        pointing = tuple(state.pointing_deg())
+        shapes.append(
+            BeamShape(beam, rows, channels, correlations, tree_bytes(state.path), noise, pointing)
+        )
     return shapes
 
 
@@ -197,6 +201,30 @@ class PlannedTask:
 
 def _megapixels(size: int, planes: int = 1) -> float:
     return size * size * planes / 1e6
+
+
+_UNITS_DEG = {"asec": 1 / 3600, "arcsec": 1 / 3600, "amin": 1 / 60, "arcmin": 1 / 60, "deg": 1.0}
+
+
+def _angle_deg(text: str) -> float:
+    """``12asec`` -> degrees (wsclean's unit when none is given is degrees)."""
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return float(number) * _UNITS_DEG.get(text[len(number) :] or "deg", 1.0)
+
+
+def mosaic_megapixels(beams: Sequence[BeamShape], size: int, scale: str) -> float:
+    """Million pixels of the mosaic of ``beams``' images (``size`` pixels of ``scale``): the
+    spread of their pointings plus one image; without pointings, one image per beam (an
+    upper bound)."""
+    pointings = [beam.pointing_deg for beam in beams]
+    if any(p is None for p in pointings):
+        return _megapixels(size) * len(beams)
+    ra, dec = np.radians(np.array(pointings, float)).T
+    ra = np.unwrap(ra)  # a block across RA 0 is not 360 degrees wide
+    pixel = np.radians(_angle_deg(scale))
+    width = (ra.max() - ra.min()) * np.cos(dec.mean()) / pixel + size
+    height = (dec.max() - dec.min()) / pixel + size
+    return float(width * height / 1e6)
 
 
 def bandpass_tasks(calibrators: Sequence[BeamShape]) -> list[PlannedTask]:
@@ -255,18 +283,19 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
             image[beam.beam] = f"image-{b}-r{r}"
             tasks.append(PlannedTask(image[beam.beam], "image", beam.mvis,
                                      _megapixels(size, planes), tuple(after)))  # fmt: skip
-        field = _megapixels(size) * len(beams)
+        field = mosaic_megapixels(beams, size, imaging[r].scale)
         images = tuple(image[beam.beam] for beam in beams)
         tasks += [
-            PlannedTask(f"convolve-r{r}", "convolve", 0.0, field, images),
+            PlannedTask(f"convolve-r{r}", "convolve", 0.0, _megapixels(size) * len(beams), images),
             PlannedTask(f"mosaic-r{r}", "mosaic", 0.0, field, (f"convolve-r{r}",)),
         ]
         mosaic = f"mosaic-r{r}"
     size = imaging[last].size
+    field = mosaic_megapixels(beams, size, imaging[last].scale)
     for beam in beams:
         b = f"beam{beam.beam:02d}"
         tasks.append(PlannedTask(f"find-{b}", "find", 0.0, _megapixels(size), (image[beam.beam],)))
-    tasks.append(PlannedTask("find-mosaic", "find", 0.0, _megapixels(size) * len(beams), (mosaic,)))
+    tasks.append(PlannedTask("find-mosaic", "find", 0.0, field, (mosaic,)))
     for beam in beams:
         if beam.noise:
             b = f"beam{beam.beam:02d}"
@@ -277,7 +306,7 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
                                          (ready[beam.beam],)))  # fmt: skip
             tasks.append(PlannedTask(f"validate-{b}", "validate", 0.0, _megapixels(size),
                                      (image[beam.beam], noise[beam.beam])))  # fmt: skip
-    tasks.append(PlannedTask("validate", "validate", 0.0, _megapixels(size) * len(beams),
+    tasks.append(PlannedTask("validate", "validate", 0.0, field,
                              ("find-mosaic",)))  # fmt: skip
     tasks.append(PlannedTask("summary", "summary", after=tuple(t.name for t in tasks)))
     return tasks
@@ -504,6 +533,7 @@ __all__ = [
     "bandpass_tasks",
     "continuum_tasks",
     "load_cost_table",
+    "mosaic_megapixels",
     "plan_block",
     "products_megapixels",
     "schedule",

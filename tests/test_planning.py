@@ -205,3 +205,15 @@ def test_flint_plan_bad_input_is_one_line_and_non_zero(real_ms_readonly, tmp_pat
         assert error.count("\n") == 0 and str(costs) in error, error
     assert "no stage 'preprocess'" in error
     assert not list(tmp_path.glob("*.tmp*"))  # nothing written
+
+
+def test_the_mosaic_spans_the_beams_pointings():
+    from flint.planning import mosaic_megapixels
+
+    # two beams 1 deg apart in Dec, 1000-pixel images of 12 arcsec: 300 + 1000 rows
+    apart = [BeamShape(b, 1, 1, pointing_deg=(0.0, -30.0 - b)) for b in (0, 1)]
+    assert mosaic_megapixels(apart, 1000, "12asec") == pytest.approx(1.3)
+    # across RA 0: 0.5 deg apart at Dec 60 (0.25 deg on the sky, 75 pixels), not 359.5 deg
+    wrapped = [BeamShape(b, 1, 1, pointing_deg=(ra, 60.0)) for b, ra in ((0, 359.75), (1, 0.25))]
+    assert mosaic_megapixels(wrapped, 1000, "12asec") == pytest.approx(1.075)
+    assert mosaic_megapixels(BEAMS, 1000, "12asec") == 2.0  # no pointings: one image each

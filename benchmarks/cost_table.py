@@ -71,10 +71,36 @@ def _fit(rows: list[dict[str, float]], target: list[float], columns: list[str]) 
     return dict(zip(columns, coefficients.tolist(), strict=True))
 
 
+def _scale_image_stages(table, image_stages, largest, tasks, worker_rss) -> None:
+    """Per-pixel CPU and memory of the image-plane stages from their measurement at several
+    image sizes (the slope), anchored to the largest full-beam benchmark (the level)."""
+    _, result = largest
+    for stage in sorted({run["stage"] for run in image_stages["runs"]}):
+        runs = [run for run in image_stages["runs"] if run["stage"] == stage]
+        if len({run["size"] for run in runs}) < 2 or stage not in table:
+            continue
+        mpix = np.array([run["mpix"] for run in runs])
+        cpu_slope = max(0.0, np.polyfit(mpix, [run["cpu_s"] for run in runs], 1)[0])
+        rss_slope = max(0.0, np.polyfit(mpix, [run["peak_rss_gib"] for run in runs], 1)[0])
+        mine = [t for t in tasks if t.stage == stage]
+        measured = result["stages"][stage]
+        fixed_cpu = (measured["cpu_s"] - cpu_slope * sum(t.mpix for t in mine)) / len(mine)
+        rss = max(0.0, measured["peak_rss_gib"] - worker_rss)
+        table[stage].update(
+            cpu_s=max(0.0, fixed_cpu),
+            cpu_s_per_mpix=cpu_slope,
+            rss_gib=max(0.0, rss - rss_slope * max(t.mpix for t in mine)),
+            rss_gib_per_mpix=rss_slope,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "flint/data/costs/stage_costs.json")
+    parser.add_argument(
+        "--image-stages", type=Path, help="bench_image_stages.py's result: per-pixel scaling"
+    )
     args = parser.parse_args()
     results = [(path, json.loads(path.read_text())) for path in args.results]
     results.sort(key=lambda item: item[1]["beam"]["visibilities"])
@@ -122,6 +148,9 @@ def main() -> None:
             "rss_gib_per_mvis": fitted_rss.get("mvis", 0.0),
             "rss_gib_per_mpix": fitted_rss.get("mpix", 0.0),
         }
+    if args.image_stages:
+        _scale_image_stages(table, json.loads(args.image_stages.read_text()), results[-1],
+                            planned[results[-1][0]], worker_rss)  # fmt: skip
     copies, copy_bytes, products = [], [], []
     for _, result in results:
         kept = {item["kind"]: item["bytes"] for item in result["kept"]}
@@ -141,6 +170,12 @@ def main() -> None:
         },
         "worker_rss_gib": worker_rss,
         "worker_start_s": 0.0,
+        "image_stages": None
+        if args.image_stages is None
+        else {
+            "file": str(args.image_stages),
+            "sizes": sorted({r["size"] for r in json.loads(args.image_stages.read_text())["runs"]}),
+        },
         "measured": [
             {
                 "file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),

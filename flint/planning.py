@@ -93,6 +93,8 @@ class CostTable(BaseModel):
     """From a worker asked for to its first task (not a batch queue's wait)."""
     measured: list[dict] = Field(default_factory=list)
     """The benchmarks the table was fitted to: file, size, cores, load at the time."""
+    image_stages: dict | None = None
+    """The measurement of the image-plane stages at several sizes, if used."""
 
 
 def default_cost_table_path() -> Path:

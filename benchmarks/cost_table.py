@@ -89,7 +89,7 @@ def _scale_image_stages(table, image_stages, largest, tasks, worker_rss) -> None
         table[stage].update(
             cpu_s=max(0.0, fixed_cpu),
             cpu_s_per_mpix=cpu_slope,
-            rss_gib=max(0.0, rss - rss_slope * max(t.mpix for t in mine)),
+            rss_gib=max(0.0, rss - rss_slope * max(t.memory_mpix for t in mine)),
             rss_gib_per_mpix=rss_slope,
         )
 
@@ -127,7 +127,7 @@ def main() -> None:
                          "mpix": sum(t.mpix for t in tasks)})  # fmt: skip
             cpu.append(measured["cpu_s"])
             rss_rows.append({"fixed": 1.0, "mvis": max(t.mvis for t in tasks),
-                             "mpix": max(t.mpix for t in tasks)})  # fmt: skip
+                             "mpix": max(t.memory_mpix for t in tasks)})  # fmt: skip
             rss.append(max(0.0, measured["peak_rss_gib"] - worker_rss))
         if not rows:
             continue

@@ -199,6 +199,13 @@ class PlannedTask:
     mvis: float = 0.0
     mpix: float = 0.0
     after: tuple[str, ...] = ()
+    held_mpix: float | None = None
+    """Million pixels in memory at once, where fewer than it works through (a join takes
+    the beams' images one at a time); None: ``mpix``."""
+
+    @property
+    def memory_mpix(self) -> float:
+        return self.mpix if self.held_mpix is None else self.held_mpix
 
 
 def _megapixels(size: int, planes: int = 1) -> float:
@@ -287,10 +294,12 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
                                      _megapixels(size, planes), tuple(after)))  # fmt: skip
         field = mosaic_megapixels(beams, size, imaging[r].scale)
         images = tuple(image[beam.beam] for beam in beams)
-        tasks += [
-            PlannedTask(f"convolve-r{r}", "convolve", 0.0, _megapixels(size) * len(beams), images),
-            PlannedTask(f"mosaic-r{r}", "mosaic", 0.0, field, (f"convolve-r{r}",)),
-        ]
+        each, every = _megapixels(size), _megapixels(size) * len(beams)
+        tasks += [  # one beam's image at a time; the mosaic's grid and one beam's image
+            PlannedTask(f"convolve-r{r}", "convolve", 0.0, every, images, held_mpix=each),
+            PlannedTask(f"mosaic-r{r}", "mosaic", 0.0, every, (f"convolve-r{r}",),
+                        held_mpix=field + each),
+        ]  # fmt: skip
         mosaic = f"mosaic-r{r}"
     size = imaging[last].size
     field = mosaic_megapixels(beams, size, imaging[last].scale)
@@ -347,7 +356,8 @@ def schedule(
             cost = _stage(costs, task.stage)
             cpu = cost.cpu(task.mvis, task.mpix)
             end = now + cost.wall(task.mvis, task.mpix, resources.task_cores)
-            done.append(Scheduled(task, now, end, cpu, cost.rss(task.mvis, task.mpix)))
+            rss = cost.rss(task.mvis, task.memory_mpix)
+            done.append(Scheduled(task, now, end, cpu, rss))
             heapq.heappush(running, (end, order[task.name], task.name))
             free -= 1
         now, _, name = heapq.heappop(running)

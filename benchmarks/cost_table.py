@@ -71,6 +71,46 @@ def _fit(rows: list[dict[str, float]], target: list[float], columns: list[str]) 
     return dict(zip(columns, coefficients.tolist(), strict=True))
 
 
+def _wsclean_runs(result: dict):
+    """(stage, sizes, CPU s) of every imaging run of wsclean a benchmark recorded."""
+    mvis = result["beam"]["visibilities"] / 1e6
+    for tool in result["tools"]:
+        argv = tool["argv"]
+        if tool["tool"] != "wsclean" or "-predict" in argv:
+            continue
+        name = argv[argv.index("-name") + 1]
+        stage = "noise" if name.endswith(".noise") else "image" if ".round" in name else None
+        size = int(argv[argv.index("-size") + 1])
+        planes = int(argv[argv.index("-channels-out") + 1]) if "-channels-out" in argv else 1
+        yield stage, {"mvis": mvis, "mpix": size * size * planes / 1e6}, tool["cpu_seconds"]
+
+
+def _fit_imaging_per_run(table: dict, everything: list, largest: dict) -> None:
+    """Image and noise stages per wsclean run (not per stage sum): the rounds differ in
+    sub-bands and depth, so each run is a row, and partial benchmarks count. Only the
+    benchmarks of the full array (most antennas): a smaller array cleans shallower (higher
+    noise), which a cost per visibility cannot express."""
+    antennas = max(result["simulation"]["antennas"] for _, result in everything)
+    for stage in ("image", "noise"):
+        rows, cpu = [], []
+        for _, result in everything:
+            if result["simulation"]["antennas"] != antennas:
+                continue
+            for found, sizes, seconds in _wsclean_runs(result):
+                if found == stage:
+                    rows.append(sizes)
+                    cpu.append(seconds)
+        if len({(r["mvis"], r["mpix"]) for r in rows}) < 2 or stage not in table:
+            continue
+        fitted = _fit(rows, cpu, ["mvis", "mpix"])
+        measured = largest["stages"][stage]
+        runs = [seconds for found, _, seconds in _wsclean_runs(largest) if found == stage]
+        around = max(0.0, (measured["cpu_s"] - sum(runs)) / measured["tasks"])  # the task's own
+        table[stage].update(
+            cpu_s=around, cpu_s_per_mvis=fitted["mvis"], cpu_s_per_mpix=fitted["mpix"]
+        )
+
+
 def _scale_image_stages(table, image_stages, largest, tasks, worker_rss) -> None:
     """Per-pixel CPU and memory of the image-plane stages from their measurement at several
     image sizes (the slope), anchored to the largest full-beam benchmark (the level)."""
@@ -102,8 +142,9 @@ def main() -> None:
         "--image-stages", type=Path, help="bench_image_stages.py's result: per-pixel scaling"
     )
     args = parser.parse_args()
-    results = [(path, json.loads(path.read_text())) for path in args.results]
-    results.sort(key=lambda item: item[1]["beam"]["visibilities"])
+    everything = [(path, json.loads(path.read_text())) for path in args.results]
+    everything.sort(key=lambda item: item[1]["beam"]["visibilities"])
+    results = [(path, result) for path, result in everything if not result.get("partial")]
     planned = {path: _tasks(result) for path, result in results}
     stages = sorted({stage for _, result in results for stage in result["stages"]})
     worker_rss = min(
@@ -148,6 +189,7 @@ def main() -> None:
             "rss_gib_per_mvis": fitted_rss.get("mvis", 0.0),
             "rss_gib_per_mpix": fitted_rss.get("mpix", 0.0),
         }
+    _fit_imaging_per_run(table, everything, results[-1][1])
     if args.image_stages:
         _scale_image_stages(table, json.loads(args.image_stages.read_text()), results[-1],
                             planned[results[-1][0]], worker_rss)  # fmt: skip
@@ -185,8 +227,9 @@ def main() -> None:
                 "task_cores": result["worker_task_cores"],
                 "cpus": result["cpus"],
                 "load": result["load"]["during"],
+                "partial": bool(result.get("partial")),
             }
-            for path, result in results
+            for path, result in everything
         ],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

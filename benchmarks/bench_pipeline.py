@@ -13,7 +13,14 @@ strategy) on the default local cluster and measures:
   what orchestration adds to the wall time (goal <= 0.03). ``wrapper_fraction`` is
   the part of the tool tasks' run time spent outside their tool.
 
-Usage: python benchmarks/bench_pipeline.py [--workdir DIR] [--out benchmarks/results/pipeline.json]
+The science of the run is recorded too: each beam's thermal ratio, the validation summary
+and, on the realistic sky, the thermal ratio within 1 deg of the bright sources placed
+outside the images (``near_bright``).
+
+The demo's data are simulated in the raw layout (``flint demo``'s default).
+
+Usage: python benchmarks/bench_pipeline.py [--sky realistic|simple] [--seed N] [--workdir DIR]
+[--out benchmarks/results/pipeline_<sky>.json]
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from pathlib import Path
 from uuid import UUID
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOL_LINE = re.compile(r"^(\S+) finished in ([0-9.]+) s$")
+TOOL_LINE = re.compile(r"^(\S+) finished in ([0-9.]+) s(?: \(log: .*\))?$")
 
 
 def _busy_seconds(intervals: list[tuple[float, float]]) -> float:
@@ -111,13 +118,16 @@ def _flow_timings(flow_run_id: UUID) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, help="keep the products here (default: temporary)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/pipeline.json")
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/pipeline_<sky>.json")
+    parser.add_argument("--sky", choices=("realistic", "simple"), default="realistic")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    args.out = args.out or ROOT / f"benchmarks/results/pipeline_{args.sky}.json"
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flint-bench-pipeline-"))
     workdir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
 
-    from flint.demo import demo_strategy_path, simulate_demo
+    from flint.demo import demo_strategy_path, demo_summary, simulate_demo
     from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.flows.continuum import continuum_flow
@@ -127,8 +137,9 @@ def main() -> None:
     from flint.validation.thermal import ThermalLimit
 
     ensure_prefect_server()
+    load_at_start = os.getloadavg()
     started = time.perf_counter()
-    observation = simulate_demo(workdir / "data")
+    observation = simulate_demo(workdir / "data", seed=args.seed, sky=args.sky)
     simulated = time.perf_counter()
     flows = {}
     with running_cluster(load_cluster_config("local")) as address:  # as flint demo does
@@ -159,6 +170,8 @@ def main() -> None:
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]
     report = {
         "benchmark": "pipeline",
+        "sky": args.sky,
+        "seed": args.seed,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -171,6 +184,9 @@ def main() -> None:
         "goals": {"demo_wall_s": 600.0, "overhead_fraction": 0.03},
         "thermal_ratio": {limit.residual.name: limit.ratio for limit in thermal},
         "validation": validation.summary.model_dump(mode="json"),
+        "load_average_at_start": load_at_start,
+        "summary": demo_summary(results, wall, args.sky, layout="raw"),
+        "near_bright": _near_bright(workdir, args.seed) if args.sky == "realistic" else {},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
@@ -182,6 +198,33 @@ def main() -> None:
               f"tools {flow['tool_seconds_total']:.1f} s, overhead {flow['overhead_fraction']:.3f}")  # fmt: skip
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _near_bright(workdir: Path, seed: int) -> dict:
+    """Thermal ratio within 1 deg of the bright sources placed outside the images, per beam."""
+    from astropy.coordinates import SkyCoord
+    from astropy.io import fits
+
+    from flint.demo import demo_bright_sources
+    from flint.errors import InputError
+    from flint.mosaic.headers import pointing_deg
+    from flint.validation.thermal import thermal_limit_near
+
+    ratios: dict = {}
+    for name in ("outside", "sidelobe"):
+        ra, dec, _ = demo_bright_sources(seed=seed)[name]
+        for beam_dir in sorted((workdir / "continuum").glob("beam*")):
+            residual = max(beam_dir.glob("images/*round*-MFS-residual.fits"))
+            (noise,) = beam_dir.glob("images/*noise-MFS-image.fits")
+            centre = SkyCoord(*pointing_deg(fits.getheader(residual)), unit="deg")
+            if centre.separation(SkyCoord(ra, dec, unit="deg")).deg > 3.5:
+                continue
+            try:
+                near = thermal_limit_near(residual, noise, ra, dec, 1.0)
+            except InputError:  # no pixel of this image within 1 deg of it
+                continue
+            ratios.setdefault(name, {})[beam_dir.name] = near.ratio
+    return ratios
 
 
 def _latest_flow_run(name: str) -> UUID:

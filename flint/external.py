@@ -1,8 +1,9 @@
 """Run external programs (wsclean, aoflagger, BANE...) from argument lists.
 
-This is the one place flint spawns processes: output is streamed to the log and
-to a file, a timeout is honoured, and failure raises :class:`ToolError` with the
-exit code and the end of the output.
+This is the one place flint spawns processes: a tool's whole output goes to its log
+file (``log_path``, beside its product), never line by line to the logger; a timeout is
+honoured, and failure raises :class:`ToolError` with the exit code and the end of the
+output. On success the end of the output is logged at DEBUG only (``flint -v``).
 
 Each tool runs in its own process group (a new session), so stopping it stops its
 children too: on a timeout, and when a stop check (:func:`stopping_when`, installed by the
@@ -133,6 +134,8 @@ class ToolRun:
     max_rss_bytes: int = 0
     """Peak resident memory of the tool and its children, sampled every
     :data:`WATCH_INTERVAL_S` (``wait4``'s own figure counts the forking process's memory)."""
+    output: str | None = None
+    """The whole output, when asked for with ``capture=True``."""
 
 
 def require_tool(name: str) -> str:
@@ -151,22 +154,26 @@ def run_tool(
     cwd: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     log_level: int = logging.INFO,
+    capture: bool = False,
 ) -> ToolRun:
-    """Run ``argv`` (never through a shell), streaming its output; raise ToolError on failure.
+    """Run ``argv`` (never through a shell); raise ToolError on failure.
 
-    The tool runs in its own process group, killed on timeout (ToolError saying it timed
-    out) or when a :func:`stopping_when` check fires (:class:`ToolCancelled`). Both name
-    ``log_path``, which keeps the whole output.
+    The output goes to ``log_path`` (and, with ``capture``, into :attr:`ToolRun.output`);
+    only the start and end of the run are logged, at ``log_level``. The tool runs in its
+    own process group, killed on timeout (ToolError saying it timed out) or when a
+    :func:`stopping_when` check fires (:class:`ToolCancelled`). Both name ``log_path``,
+    which keeps the whole output.
     """
     argv = [os.fspath(part) for part in argv]
     require_tool(argv[0])
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    captured: list[str] | None = [] if capture else None
     log_file = None
     if log_path is not None:
         log_path = Path(log_path)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_file = log_path.open("w")
-    logger.info("Running %s", " ".join(argv))
+    logger.log(log_level, "Running %s", " ".join(argv))
     started = time.perf_counter()
     process = subprocess.Popen(
         _with_parent_death_signal(argv),
@@ -207,7 +214,8 @@ def run_tool(
                 tail.append(line)
                 if log_file:
                     log_file.write(line + "\n")
-                logger.log(log_level, "%s: %s", Path(argv[0]).name, line)
+                if captured is not None:
+                    captured.append(line)
         returncode, usage = _wait(process)
     except BaseException:
         _kill_group(process.pid)  # interrupted here (KeyboardInterrupt): the tool goes too
@@ -225,7 +233,16 @@ def run_tool(
     if returncode != 0:
         timed_out = bool(stopped)
         raise ToolError(argv, None if timed_out else returncode, "\n".join(tail), log_path)
-    logger.info("%s finished in %.3f s", Path(argv[0]).name, seconds)
+    name = Path(argv[0]).name
+    logger.log(
+        log_level,
+        "%s finished in %.1f s%s",
+        name,
+        seconds,
+        f" (log: {log_path})" if log_path else "",
+    )
+    if tail and logger.isEnabledFor(logging.DEBUG):
+        logger.debug("%s output, last %d lines:\n%s", name, len(tail), "\n".join(tail))
     run = ToolRun(
         argv,
         returncode,
@@ -234,6 +251,7 @@ def run_tool(
         log_path,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         max_rss_bytes=peak_rss[0],
+        output=None if captured is None else "\n".join(captured),
     )
     _record(run)
     return run

@@ -18,7 +18,8 @@ slightly wider than the 1.029 λ/D of a uniformly illuminated aperture (an Airy
 pattern) because the phased-array feed tapers the illumination; 1.09 λ/D is the
 value used for ASKAP beam models (e.g. McConnell et al. 2016; Hotan et al. 2021)."""
 
-BeamModel = Literal["gaussian", "airy"]
+BeamModel = Literal["gaussian", "airy", "gaussian_sidelobes"]
+BEAM_MODELS = ("gaussian", "airy", "gaussian_sidelobes")
 
 
 def primary_beam_fwhm_rad(
@@ -42,7 +43,12 @@ def primary_beam(
 
     - ``"gaussian"``: exp(−4 ln2 θ² / FWHM²) with FWHM from :func:`primary_beam_fwhm_rad`;
     - ``"airy"``: (2 J1(x) / x)² with x = π D sin θ / λ (uniformly illuminated
-      dish of diameter D; first null at sin θ = 1.2197 λ/D).
+      dish of diameter D; first null at sin θ = 1.2197 λ/D);
+    - ``"gaussian_sidelobes"``: the larger of the two: the Gaussian main lobe (to the
+      0.7 % level, about 1.4 λ/D), then the Airy sidelobes (the first peaks at 1.75 % at
+      1.635 λ/D). Where the Gaussian holds it is ``"gaussian"``, so images corrected with
+      the Gaussian beam stay right; sources in the sidelobes reach the data, as a real
+      dish's sidelobes let them.
     """
     offset = np.asarray(offset_rad, dtype=float)
     frequency = np.asarray(frequency_hz, dtype=float)
@@ -54,8 +60,26 @@ def primary_beam(
         x = np.pi * dish_diameter_m * np.sin(offset) / wavelength
         safe = np.where(x == 0.0, 1.0, x)
         return np.where(x == 0.0, 1.0, (2.0 * j1(safe) / safe) ** 2)
-    raise InputError(f"unknown primary-beam model {model!r}; choose 'gaussian' or 'airy'")
+    if model == "gaussian_sidelobes":
+        return np.maximum(
+            primary_beam(offset, frequency, "gaussian", dish_diameter_m),
+            primary_beam(offset, frequency, "airy", dish_diameter_m),
+        )
+    raise InputError(
+        f"unknown primary-beam model {model!r}; choose one of {', '.join(BEAM_MODELS)}"
+    )
 
+
+def first_sidelobe_offset_rad(
+    frequency_hz: ArrayLike, dish_diameter_m: float = ASKAP_DISH_DIAMETER_M
+) -> NDArray[np.float64]:
+    """Offset of the peak of the first sidelobe of ``"airy"`` / ``"gaussian_sidelobes"`` [rad]."""
+    wavelength = SPEED_OF_LIGHT / np.asarray(frequency_hz, dtype=float)
+    return np.arcsin(_FIRST_SIDELOBE_X / np.pi * wavelength / dish_diameter_m)
+
+
+_FIRST_SIDELOBE_X = 5.1356223018406826
+"""x = π D sin θ / λ of the first sidelobe's peak: the first zero of J2 (d/dx (J1(x)/x) = -J2(x)/x)."""
 
 BAND_SAMPLES = 16
 """Frequencies sampled across a band by :func:`band_primary_beam`."""

@@ -4,9 +4,11 @@ Recognised (names as the flows write them, see :mod:`flint.naming`)::
 
     beamNN/images/<ms stem>.roundN[-MFS]-{image,residual,model}.fits   image/residual/model
     beamNN/catalogues/<image stem>_comp.fits                          catalogue of a beam image
+    beamNN/images/<ms stem>.noise[-MFS]-image.fits                    the noise alone (thermal limit)
     mosaic/roundN/mosaic.roundN.fits                                  mosaic
     mosaic/roundN/catalogues/mosaic.roundN_comp.fits                  catalogue of the mosaic
     validation/*.png                                                  validation plot
+    validation/*.summary.json                                         validation summary
     <ms stem>.calibrate.repaired.png                                  bandpass solution plot
 
 A directory holding several flow outputs (``bandpass/``, ``continuum/``, as ``flint demo``
@@ -37,6 +39,8 @@ class Kind(StrEnum):
     CATALOGUE = "catalogue"
     BANDPASS_PLOT = "bandpass plot"
     VALIDATION_PLOT = "validation plot"
+    VALIDATION_SUMMARY = "validation summary"
+    NOISE = "noise"
 
 
 IMAGE_KINDS = (Kind.IMAGE, Kind.RESIDUAL, Kind.MODEL)
@@ -44,6 +48,7 @@ _BEAM_IMAGE = re.compile(
     r"^(?P<stem>.+)\.round(?P<round>\d+)(?:-MFS)?-(?P<kind>image|residual|model)\.fits$"
 )
 _BEAM_CATALOGUE = re.compile(r"^(?P<stem>.+)\.round(?P<round>\d+)(?:-MFS)?-image_comp\.fits$")
+_NOISE = re.compile(r"^(?P<stem>.+)\.noise(?:-MFS)?-image\.fits$")
 _MOSAIC = re.compile(r"^mosaic\.round(?P<round>\d+)\.fits$")
 _MOSAIC_CATALOGUE = re.compile(r"^mosaic\.round(?P<round>\d+)_comp\.fits$")
 _BANDPASS_PLOT = re.compile(r"^(?P<stem>.+)\.calibrate\.repaired\.png$")
@@ -89,6 +94,10 @@ def _scan(directory: Path) -> list[Product]:
         if match := _BEAM_IMAGE.match(path.name):
             beam = _beam_of(match["stem"], path.parent.parent)
             found.append(Product(Kind(match["kind"]), beam, int(match["round"]), path))
+        elif match := _NOISE.match(path.name):
+            found.append(
+                Product(Kind.NOISE, _beam_of(match["stem"], path.parent.parent), None, path)
+            )
     for path in directory.glob("*/catalogues/*_comp.fits"):
         if match := _BEAM_CATALOGUE.match(path.name):
             beam = _beam_of(match["stem"], path.parent.parent)
@@ -101,6 +110,8 @@ def _scan(directory: Path) -> list[Product]:
             found.append(Product(Kind.CATALOGUE, None, int(match["round"]), path))
     for path in directory.glob("validation/*.png"):
         found.append(Product(Kind.VALIDATION_PLOT, None, None, path))
+    for path in directory.glob("validation/*.summary.json"):
+        found.append(Product(Kind.VALIDATION_SUMMARY, None, None, path))
     for path in directory.glob("*.png"):
         if match := _BANDPASS_PLOT.match(path.name):
             found.append(Product(Kind.BANDPASS_PLOT, _beam_of(match["stem"]), None, path))

@@ -12,7 +12,7 @@ import pytest
 
 from flint.prefect import runs
 from flint.prefect.submit import ServeRunner, ServeSpec
-from flint_widgets._background import BACKGROUND
+from flint.prefect.workbench._background import BACKGROUND
 
 T = TypeVar("T")
 # Prefect's API client leaves a keep-alive socket to the local server for the collector

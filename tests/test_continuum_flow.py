@@ -1,11 +1,16 @@
 """The continuum flow on the demo observation: science against the truth, and a resumed run.
 
-The flow is killed part-way (SIGKILL to the ``flint continuum`` process) and started again;
+The demo runs on its simple sky (point sources from the counts, nothing beyond the
+images): issue 4's targets. The realistic sky (issue 17) does not meet them yet (the
+residual is 1.26-1.41 x thermal: the sidelobes of sources beyond the images);
+``benchmarks/bench_pipeline.py --sky realistic`` records its numbers until it does. The
+flow is killed part-way (SIGKILL to the ``flint continuum`` process) and started again;
 the second run must find the finished work cached and compute only the rest.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +28,12 @@ from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from flint.demo import demo_strategy_path, simulate_demo
+from flint.demo import (
+    demo_strategy_path,
+    demo_summary,
+    simulate_demo,
+    write_demo_summary,
+)
 from flint.mosaic.headers import frequency_hz, pointing_deg
 from flint.prefect.flows.bandpass import bandpass_flow
 from flint.prefect.flows.continuum import continuum_flow
@@ -44,6 +54,44 @@ def _continuum_command(observation, output: Path) -> list[str]:
         "--bandpass", str(output / "bandpass"), "--output", str(output / "continuum"),
         "--strategy", str(demo_strategy_path()),
     ]  # fmt: skip
+
+
+class TerminalCapture:
+    """Run a command on a pseudo-terminal (as a user's shell would) and keep what it prints."""
+
+    def __init__(self, argv: list[str]) -> None:
+        import pty
+        import threading
+
+        master, slave = pty.openpty()
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True
+        )
+        os.close(slave)
+        self.chunks: list[bytes] = []
+
+        def read() -> None:
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not chunk:
+                    break
+                self.chunks.append(chunk)
+            os.close(master)
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+
+    def lines(self) -> list[str]:
+        """The printed lines, as they stand once the bars drawn in place are gone."""
+        import re
+
+        text = b"".join(self.chunks).decode(errors="replace")
+        text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+        lines = [line.rstrip("\r").split("\r")[-1] for line in text.split("\n")]
+        return [line for line in lines if line.strip() and "━" not in line]
 
 
 def _task_states_of_last_run() -> dict[str, list[str]]:
@@ -69,14 +117,15 @@ def demo_run(tmp_path_factory, prefect_home_server):
     os.environ.update(PREFECT_HOME=str(home), PREFECT_API_URL=api_url)
     try:
         output = tmp_path_factory.mktemp("demo")
-        observation = simulate_demo(output / "data")
+        observation = simulate_demo(output / "data", sky="simple")
         run_flow(
             bandpass_flow,
             calibrator_dir=observation.calibrator.sbid_dir,
             output_dir=output / "bandpass",
         )
-        # first attempt: killed once every beam's first image is complete
-        process = subprocess.Popen(_continuum_command(observation, output), start_new_session=True)
+        # first attempt, on a terminal: killed once every beam's first image is complete
+        terminal = TerminalCapture(_continuum_command(observation, output))
+        process = terminal.process
         deadline = time.monotonic() + 900
         images = output / "continuum"
         # the sidecar of wsclean's options record is written last, once a beam's round-0
@@ -87,6 +136,7 @@ def demo_run(tmp_path_factory, prefect_home_server):
             time.sleep(1)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        terminal.reader.join(10)
         finished_before = {
             p: p.stat().st_mtime_ns for p in images.glob("beam*/images/*round0-MFS-image.fits")
         }
@@ -97,15 +147,34 @@ def demo_run(tmp_path_factory, prefect_home_server):
             output_dir=output / "continuum",
             strategy=demo_strategy_path(),
         )
-        yield observation, output, results, finished_before, _task_states_of_last_run()
+        yield (
+            observation, output, results, finished_before, _task_states_of_last_run(),
+            terminal.lines(),
+        )  # fmt: skip
     finally:
         os.environ.clear()
         os.environ.update(saved)
 
 
+def test_the_terminal_shows_tasks_not_tool_output(demo_run):
+    """``flint continuum`` on a terminal: one line per task start and finish, wsclean's output
+    only in the log files beside the images."""
+    _, output, _, _, _, lines = demo_run
+    started = [line for line in lines if line.split()[1:2] == ["started"]]
+    finished = [line for line in lines if line.split()[1:2] in (["finished"], ["cached"])]
+    for beam in ("14", "15", "20"):
+        assert sum(f"image-beam{beam}-round0" in line for line in started) == 1, lines
+        assert sum(f"image-beam{beam}-round0" in line for line in finished) == 1, lines
+    others = [line for line in lines if line not in started and line not in finished]
+    assert len(others) <= 12, others  # the flow run's own line, casacore's and Prefect's notices
+    assert not any("WSClean" in line or "== Deconvolving" in line for line in lines)
+    logs = sorted((output / "continuum").glob("beam*/images/*round0-wsclean.log"))
+    assert len(logs) == 3 and all("WSClean version" in log.read_text() for log in logs)
+
+
 @pytest.mark.fault
 def test_restart_reruns_only_unfinished_work(demo_run):
-    _, _, _, finished_before, states = demo_run
+    _, _, _, finished_before, states, _ = demo_run
     assert len(finished_before) == 3
     # everything up to the round-0 images had finished: the rerun finds it cached (the
     # working copies, bandpass and flags applied in place, their markers intact, even where
@@ -122,10 +191,43 @@ def test_restart_reruns_only_unfinished_work(demo_run):
     assert set(states["selfcal"]) <= {"Completed", "Cached"}
 
 
+def _expected_peak(sky: Table, near: int, header: fits.Header) -> float:
+    """The restored image's peak [Jy/beam] at the true source ``near`` (a row of the beam's
+    truth): every true component within 2' convolved with the restoring beam, summed."""
+    bmaj, bmin = header["BMAJ"] * 3600, header["BMIN"] * 3600
+    bpa = np.deg2rad(header["BPA"])
+    centre = SkyCoord(sky["ra"][near], sky["dec"][near], unit="deg")
+    coords = SkyCoord(sky["ra"], sky["dec"], unit="deg")
+    parts = sky[coords.separation(centre).arcsec < 120]
+    east, north = (
+        offset.to_value("arcsec")
+        for offset in centre.spherical_offsets_to(SkyCoord(parts["ra"], parts["dec"], unit="deg"))
+    )
+
+    def covariance(major, minor, pa):  # of a Gaussian of these FWHM, (east, north) axes
+        rotation = np.array([[np.sin(pa), np.cos(pa)], [np.cos(pa), -np.sin(pa)]])
+        scale = np.diag([major, minor]) ** 2 / (8 * np.log(2))
+        return rotation @ scale @ rotation.T
+
+    beam = covariance(bmaj, bmin, bpa)
+    grid = np.stack(np.meshgrid(np.arange(-90, 91, 1.0), np.arange(-90, 91, 1.0)), axis=-1)
+    image = np.zeros(grid.shape[:2])
+    for index in range(len(parts)):
+        total = beam + covariance(
+            parts["a"][index], parts["b"][index], np.deg2rad(parts["pa"][index])
+        )
+        offset = grid - [east[index], north[index]]
+        exponent = np.einsum("...i,ij,...j->...", offset, np.linalg.inv(total), offset)
+        peak = parts["apparent_flux"][index] * np.sqrt(np.linalg.det(beam) / np.linalg.det(total))
+        image += peak * np.exp(-0.5 * exponent)
+    return float(image.max())
+
+
 def test_selfcal_improves_the_images(demo_run):
     """Self-calibration lowers the residual rms and restores the peak the phases scattered:
-    the brightest source's peak reaches its true apparent flux (band centre) within 3 %."""
-    observation, output, _, _, _ = demo_run
+    the brightest peak reaches the truth's (components convolved with the restoring beam,
+    band centre) within 3 %."""
+    observation, output, _, _, _, _ = demo_run
     truth = read_truth(observation.field.sbid_dir)
     for beam_dir in sorted((output / "continuum").glob("beam*")):
         rms, peak = [], []
@@ -135,7 +237,8 @@ def test_selfcal_improves_the_images(demo_run):
             rms.append(float(np.nanstd(fits.getdata(residual))))
             peak.append(float(np.nanmax(fits.getdata(image))))
         sky = truth.sky(int(beam_dir.name.removeprefix("beam")))
-        brightest = float(np.max(sky["apparent_flux"]))
+        candidates = np.argsort(sky["apparent_flux"])[-10:]  # the peak: not always the most flux
+        brightest = max(_expected_peak(sky, int(row), fits.getheader(image)) for row in candidates)
         print(f"{beam_dir.name}: peak {peak[0]:.3f} -> {peak[1]:.3f} Jy, true {brightest:.3f}")
         assert rms[1] < 0.9 * rms[0], (beam_dir.name, rms)
         assert peak[1] > 1.05 * peak[0], (beam_dir.name, peak)
@@ -143,29 +246,32 @@ def test_selfcal_improves_the_images(demo_run):
 
 
 def test_validation_against_the_simulated_truth(demo_run):
-    _, _, results, _, _ = demo_run
+    """Issue 4's targets: each beam's residual within 5 % of the noise image, completeness
+    above 10 sigma, flux ratio, astrometry, and no clean that had to be retried."""
+    _, output, results, _, _, _ = demo_run
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]
     summary = validation.summary
     print(summary.describe())
     limits = [r for r in results if isinstance(r, ThermalLimit)]
     for limit in limits:
-        print(f"{limit.residual.name}: {limit.ratio:.2f} x the noise-only image")
+        print(f"{limit.residual.name}: {limit.ratio:.3f} x the noise-only image")
     assert len(limits) == 3
-    # issue 4's thermal limit; the demo gives 1.04 / 1.01 / 1.03 (with 3 channels per final
-    # sub-band instead of 2 it gave 1.09 / 1.17 / 1.04: the flat sub-band models left
-    # chromatic sidelobes)
+    # with self-calibration weighting baselines as the tapered images do: 0.99/1.00/1.04
+    # (seed 1); solving on every baseline gave 1.04/1.13/1.03 (beam 15's outer antennas
+    # pulled by a model on 12" pixels)
     assert max(limit.ratio for limit in limits) <= 1.05
     # below 1 the clean moved noise into the model (auto-mask 2 sigma gave 0.67): not deeper
     assert min(limit.ratio for limit in limits) > 0.95
     assert summary.completeness_above_snr >= 0.95
     assert abs(summary.median_flux_ratio - 1) <= 0.03
     assert summary.median_offset_beams < 0.1
+    assert not list((output / "continuum").glob("beam*/**/*diverged*"))
 
 
 def test_mosaic_flux_of_a_source_seen_by_two_beams(demo_run):
     """The brightest true source inside the primary beams (>= 30 %) of two beams has its
     true flux in the mosaic within 3 % (both beams' data combined, primary-beam corrected)."""
-    _, output, results, _, _ = demo_run
+    _, output, results, _, _, _ = demo_run
     (validation,) = [r for r in results if isinstance(r, ValidationResult)]
     matches = Table.read(validation.matches, format="ascii.csv")
     (mosaic,) = (output / "continuum" / "mosaic").glob("round2/mosaic.round2.fits")
@@ -184,3 +290,20 @@ def test_mosaic_flux_of_a_source_seen_by_two_beams(demo_run):
     ratio = source["flux_cat"] / source["flux_jy"]
     print(f"two-beam source {source['flux_jy']:.3f} Jy: mosaic/true = {ratio:.3f}")
     assert abs(ratio - 1) <= 0.03
+
+
+def test_demo_summary_holds_the_runs_numbers(demo_run, tmp_path):
+    """``flint demo``'s summary.json: each beam's thermal ratio, completeness and median flux
+    ratio as the flow computed them, and what was run."""
+    _, _, results, _, _, _ = demo_run
+    (validation,) = [r for r in results if isinstance(r, ValidationResult)]
+    limits = {r.residual.name.split(".beam")[1][:2]: r.ratio for r in results
+              if isinstance(r, ThermalLimit)}  # fmt: skip
+    path = write_demo_summary(tmp_path, demo_summary(results, 12.5, "simple", "raw"))
+    summary = json.loads(path.read_text())
+    assert path.name == "summary.json"
+    assert summary["thermal_ratio"] == {str(int(beam)): ratio for beam, ratio in limits.items()}
+    assert list(summary["thermal_ratio"]) == ["14", "15", "20"]
+    assert summary["completeness"] == validation.summary.completeness_above_snr
+    assert summary["median_flux_ratio"] == validation.summary.median_flux_ratio
+    assert (summary["wall_s"], summary["sky"], summary["layout"]) == (12.5, "simple", "raw")

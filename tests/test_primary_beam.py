@@ -80,3 +80,25 @@ def test_band_primary_beam_is_the_spectrum_weighted_average_over_the_band():
     # where the beam is 0.1 the band average is 10 % above the beam at the centre frequency
     single = primary_beam(offsets, centre)
     assert band[-1] / single[-1] > 1.05
+
+
+def test_gaussian_with_sidelobes_is_the_gaussian_main_lobe_then_airy_sidelobes():
+    from flint.primary_beam import first_sidelobe_offset_rad
+
+    frequency = 888e6
+    main_lobe = np.deg2rad(np.linspace(0, 2.0, 50))  # down to ~1.5 %
+    np.testing.assert_array_equal(
+        primary_beam(main_lobe, frequency, model="gaussian_sidelobes"),
+        primary_beam(main_lobe, frequency),
+    )
+    peak = first_sidelobe_offset_rad(frequency)
+    assert np.rad2deg(peak) == pytest.approx(2.636, abs=1e-3)  # 1.635 λ/D
+    assert primary_beam(peak, frequency, model="gaussian_sidelobes") == pytest.approx(
+        0.0175, abs=2e-4
+    )
+    far = np.deg2rad(np.linspace(2.3, 5.0, 200))
+    np.testing.assert_allclose(
+        primary_beam(far, frequency, model="gaussian_sidelobes"),
+        primary_beam(far, frequency, model="airy"),
+        atol=2e-5,  # the Gaussian's tail, above the Airy pattern only at its second null
+    )

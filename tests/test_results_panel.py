@@ -81,18 +81,18 @@ def test_results_panel_shows_a_directorys_products(real_products):
     assert [v for _, v in panel.round_picker.options] == [0, 1] and panel.round_picker.value == 1
     assert not panel.kind_picker.disabled
     np.testing.assert_array_equal(panel.data, _plane(real_products.images[1, "image"]))
-    assert panel.figure.xaxis[0].axis_label == "RA"
+    assert panel.view.figure.xaxis[0].axis_label == "RA"
     assert panel.image_path == real_products.images[1, "image"]
 
     # the catalogue of that image: its rows in the table, its sources overlaid at their pixels
     catalogue = Table.read(real_products.catalogue)
     assert len(catalogue) >= 1
     for column in ("ra", "dec", "peak_flux", "int_flux"):
-        assert panel.table_source.data[column] == np.asarray(catalogue[column]).tolist()
+        assert panel.view.table_source.data[column] == np.asarray(catalogue[column]).tolist()
     wcs = _wcs(real_products.images[1, "image"])
     x, y = wcs.world_to_pixel_values(catalogue["ra"], catalogue["dec"])
-    np.testing.assert_allclose(panel.source_points.data["x"], x)
-    np.testing.assert_allclose(panel.source_points.data["y"], y)
+    np.testing.assert_allclose(panel.view.points.data["x"], x)
+    np.testing.assert_allclose(panel.view.points.data["y"], y)
     true_x, true_y = wcs.world_to_pixel_values(*real_products.source_deg)
     brightest = int(np.argmax(catalogue["peak_flux"]))
     assert np.hypot(x[brightest] - true_x, y[brightest] - true_y) < 1.0  # on the 2 Jy source
@@ -103,28 +103,39 @@ def test_results_panel_shows_a_directorys_products(real_products):
     np.testing.assert_array_equal(panel.data, _plane(real_products.images[1, "model"]))
     panel.round_picker.value = 0  # round 0 has no catalogue: the table empties
     np.testing.assert_array_equal(panel.data, _plane(real_products.images[0, "model"]))
-    assert panel.table_source.data == {} and panel.source_points.data["x"] == []
+    assert panel.view.table_source.data == {} and panel.view.points.data["x"] == []
+    assert panel.view.table_view not in panel.view.children  # no empty table drawn
 
-    # PNG plots: bandpass solutions and validation
+    # PNG figures: the validation first, then the bandpass solutions
     assert [v for _, v in panel.plot_picker.options] == [
-        str(real_products.bandpass_plot),
         str(real_products.validation_plot),
+        str(real_products.bandpass_plot),
     ]
-    assert panel.plot_view.value == real_products.bandpass_plot.read_bytes()
-    panel.plot_picker.value = str(real_products.validation_plot)
     assert panel.plot_view.value == real_products.validation_plot.read_bytes()
+    panel.plot_picker.value = str(real_products.bandpass_plot)
+    assert panel.plot_view.value == real_products.bandpass_plot.read_bytes()
+    # the validation's headline numbers, as the validation wrote them
+    from flint.validation import read_summary
+
+    (summary,) = (real_products.continuum / "validation").glob("*.summary.json")
+    assert panel.validation.summary.value.startswith("<pre>sources:")
+    assert f"{read_summary(summary).n_matched} matched" in panel.validation.summary.value
+    assert panel.validation.thermal.layout.display == "none"  # no noise image: nothing drawn
 
     # two self-calibration rounds side by side, with each round's peak and residual rms
-    stats = panel.compare(0, 1)
+    compared = {image.round: image for image in panel.compare(0, 1)}
     for round_number in (0, 1):
         residual = real_products.images[round_number, "residual"]
         image = real_products.images[round_number, "image"]
-        assert stats[round_number].rms == pytest.approx(_rms(residual), rel=1e-12)
-        assert stats[round_number].peak == pytest.approx(np.nanmax(_plane(image)), rel=1e-6)
-        assert f"{1e3 * _rms(residual):.3f}" in panel.compare_table.value
-    assert stats[1].rms < 0.5 * stats[0].rms  # cleaning the 2 Jy source removed its sidelobes
-    assert panel.compare_data[1].shape == _plane(real_products.images[1, "image"]).shape
-    assert panel.compare_figures[0].x_range is panel.compare_figures[1].x_range  # zoom together
+        stats = compared[round_number].statistics
+        assert stats.rms == pytest.approx(_rms(residual), rel=1e-12)
+        assert stats.peak == pytest.approx(np.nanmax(_plane(image)), rel=1e-6)
+        assert f"{1e3 * _rms(residual):.3f}" in panel.compared.table.value
+    # cleaning the 2 Jy source removed its sidelobes
+    assert compared[1].statistics.rms < 0.5 * compared[0].statistics.rms
+    assert panel.compared.data[1].shape == _plane(real_products.images[1, "image"]).shape
+    figures = panel.compared.figures
+    assert figures[0].x_range is figures[1].x_range  # zoom together
 
     panel.open_directory(real_products.root / "nowhere")
     assert panel.message_level == "error" and "nowhere" in panel.message

@@ -57,6 +57,44 @@ def test_build_grid_orders_and_summarises():
     assert runs.RunGrid.model_validate_json(grid.model_dump_json()) == grid  # JSON-ready
 
 
+def test_grid_columns_follow_the_pipeline():
+    """The continuum flow's task names, in the order its task runs were created (rounds of
+    different beams interleave): columns come out in pipeline order, not split after mosaics."""
+    beam = [
+        "apply-beam14", "flag-beam14", "split-beam14", "image-beam14-round0",
+        "mask-beam14-round1", "selfcal-beam14-round1", "apply-beam14-round1",
+        "image-beam14-round1", "mask-beam14-round2", "selfcal-beam14-round2",
+        "apply-beam14-round2", "image-beam14-round2", "find-beam14-round2",
+        "noise-beam14-round2", "validate-beam14-round2",
+    ]  # fmt: skip
+    joins = ["convolve-round0", "mosaic-round0", "convolve-round1", "mosaic-round1",
+             "convolve-round2", "mosaic-round2", "find-round2", "validate-round2"]  # fmt: skip
+    created = [beam[0], beam[1], joins[0], beam[4], beam[2], *beam[3:], *joins[1:]]
+    grid = runs.build_grid(
+        "run", [(str(i), name, [], "COMPLETED") for i, name in enumerate(created)]
+    )
+    assert grid.columns == (
+        "apply", "flag", "split", "image 0", "convolve 0", "mosaic 0",
+        "mask 1", "selfcal 1", "apply 1", "image 1", "convolve 1", "mosaic 1",
+        "mask 2", "selfcal 2", "apply 2", "image 2", "noise 2", "convolve 2", "mosaic 2",
+        "find 2", "validate 2",
+    )  # fmt: skip
+    assert grid.beams == ("14", "all")
+
+
+def test_task_run_time_and_parameter_summary():
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    running = runs.TaskRunInfo(id="a", name="x", state_type="RUNNING", start_time=start)
+    assert running.seconds(start + timedelta(seconds=30)) == 30
+    assert runs.TaskRunInfo(id="b", name="x").seconds(start) is None  # not started
+    summary = runs.parameter_summary(
+        {"science_dir": "/data/SB50001/", "beams": [14, 15], "truth": None, "options": {"a": 1}}
+    )
+    assert summary == "science_dir=SB50001 beams=14,15 options={…}"
+
+
 # --- real server -----------------------------------------------------------------------
 
 

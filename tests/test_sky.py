@@ -250,9 +250,12 @@ def test_csv_table_rules_for_kind_flux_and_reference(tmp_path):
     sky = read_sky(path, reference_hz=943.5e6)
     assert list(sky.kinds) == ["gaussian", "point"]
     np.testing.assert_array_equal(sky.flux_jy, [0.8, 0.2])  # int_flux is the total flux
-    np.testing.assert_array_equal(sky.spectral_terms[:, 0], [-0.9, 0.0])
+    # a row without a spectral index gets the default one (-0.8 unless given)
+    np.testing.assert_array_equal(sky.spectral_terms[:, 0], [-0.9, -0.8])
     np.testing.assert_array_equal(sky.reference_hz, [943.5e6, 943.5e6])
-    np.testing.assert_allclose(sky.flux_at([2 * 943.5e6])[:, 0], [0.8 * 2**-0.9, 0.2])
+    np.testing.assert_allclose(sky.flux_at([2 * 943.5e6])[:, 0], [0.8 * 2**-0.9, 0.2 * 2**-0.8])
+    flat = read_sky(path, reference_hz=943.5e6, spectral_index=0.0)
+    np.testing.assert_array_equal(flat.spectral_terms[:, 0], [-0.9, 0.0])
 
 
 def test_fits_table_units_meta_frequency_and_type_column(tmp_path):
@@ -275,6 +278,135 @@ def test_fits_table_units_meta_frequency_and_type_column(tmp_path):
     np.testing.assert_allclose(sky.major_arcsec, [36.0, 0.0])  # the type column wins
     np.testing.assert_allclose(sky.minor_arcsec, [18.0, 0.0])
     np.testing.assert_array_equal(sky.reference_hz, [1.4e9, 1.4e9])
+
+
+def _convolve(major, minor, pa_deg, psf):
+    """FWHM and PA of Gaussians convolved with ``psf``: the sum of their covariance matrices."""
+
+    def covariance(a, b, pa):
+        theta = np.deg2rad(pa)
+        rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        return rotation @ np.diag([a**2, b**2]) @ rotation.T  # axes along (north, east)
+
+    out = []
+    for a, b, pa in zip(major, minor, pa_deg, strict=True):
+        values, vectors = np.linalg.eigh(covariance(a, b, pa) + covariance(*psf))
+        north, east = vectors[:, 1]
+        out.append(
+            (np.sqrt(values[1]), np.sqrt(values[0]), np.degrees(np.arctan2(east, north)) % 180)
+        )
+    return np.array(out).T
+
+
+def test_catalogue_sizes_convolved_with_a_25_arcsec_psf_are_deconvolved(tmp_path):
+    """An Aegean catalogue gives sizes convolved with its PSF (psf_a, psf_b, psf_pa): the
+    intrinsic sizes come back within 1 arcsec; components the PSF hides become points."""
+    rng = np.random.default_rng(3)
+    count = 40
+    major = rng.uniform(8.0, 60.0, count)
+    minor = major * rng.uniform(0.4, 1.0, count)
+    pa = rng.uniform(0.0, 180.0, count)
+    psf = (25.0, 25.0, 0.0)
+    a, b, fitted_pa = _convolve(major, minor, pa, psf)
+    table = Table(
+        {
+            "ra": rng.uniform(10, 11, count + 1),
+            "dec": rng.uniform(-31, -30, count + 1),
+            "peak_flux": np.full(count + 1, 0.1),
+            "int_flux": np.full(count + 1, 0.2),
+            "a": [*a, 25.0],  # the last one is unresolved
+            "b": [*b, 25.0],
+            "pa": [*fitted_pa, 0.0],
+            "psf_a": np.full(count + 1, psf[0]),
+            "psf_b": np.full(count + 1, psf[1]),
+            "psf_pa": np.full(count + 1, psf[2]),
+        }
+    )
+    table.write(tmp_path / "aegean_comp.fits")
+    sky = read_sky(tmp_path / "aegean_comp.fits", reference_hz=887.5e6)
+    assert list(sky.kinds) == ["gaussian"] * count + ["point"]
+    assert np.abs(sky.major_arcsec[:count] - major).max() < 1.0
+    assert np.abs(sky.minor_arcsec[:count] - minor).max() < 1.0
+    elongated = major > 1.2 * minor
+    difference = (sky.pa_deg[:count] - pa + 90.0) % 180.0 - 90.0
+    assert np.abs(difference[elongated]).max() < 1.0
+    # an elliptical PSF with a position angle, given as table keywords (degrees)
+    psf = (30.0, 20.0, 40.0)
+    a, b, fitted_pa = _convolve(major, minor, pa, psf)
+    keywords = Table(
+        {"ra": table["ra"][:count], "dec": table["dec"][:count], "int_flux": table["int_flux"][:count],
+         "a": a, "b": b, "pa": fitted_pa},
+        meta={"BMAJ": psf[0] / 3600, "BMIN": psf[1] / 3600, "BPA": psf[2], "FREQ": 887.5e6},
+    )  # fmt: skip
+    keywords.write(tmp_path / "keywords.fits")
+    sky = read_sky(tmp_path / "keywords.fits")
+    assert np.abs(sky.major_arcsec - major).max() < 1.0
+    assert np.abs(sky.minor_arcsec - minor).max() < 1.0
+    assert (sky.reference_hz == 887.5e6).all()
+
+
+def test_pybdsf_source_list_as_it_comes(tmp_path):
+    """PyBDSF: Total_flux, Maj/Min in degrees, deconvolved DC_ sizes, FREQ0 keyword; or
+    only the convolved sizes with the image's beam as I_BMAJ... keywords."""
+    table = Table(
+        {
+            "Source_id": [0, 1],
+            "RA": [120.0, 120.1],
+            "DEC": [-40.0, -40.1],
+            "Total_flux": [0.05, 0.01],
+            "Peak_flux": [0.03, 0.01],
+            "Maj": [40.0 / 3600, 20.0 / 3600],
+            "Min": [30.0 / 3600, 20.0 / 3600],
+            "PA": [20.0, 0.0],
+            "DC_Maj": [31.0 / 3600, 0.0],
+            "DC_Min": [17.5 / 3600, 0.0],
+            "DC_PA": [21.0, 0.0],
+            "S_Code": ["S", "S"],
+        },
+        meta={"FREQ0": 8.875e8},
+    )
+    for name in ("Maj", "Min", "DC_Maj", "DC_Min", "RA", "DEC", "PA", "DC_PA"):
+        table[name].unit = "deg"
+    table["Total_flux"].unit = table["Peak_flux"].unit = "Jy"
+    table.write(tmp_path / "image.pybdsf.srl.fits")
+    sky = read_sky(tmp_path / "image.pybdsf.srl.fits")
+    assert list(sky.kinds) == ["gaussian", "point"]
+    np.testing.assert_allclose(sky.flux_jy, [0.05, 0.01])
+    np.testing.assert_allclose(sky.major_arcsec[0], 31.0)
+    np.testing.assert_allclose(sky.reference_hz, 8.875e8)
+    np.testing.assert_allclose(sky.spectral_terms[:, 0], -0.8)
+    table.remove_columns(["DC_Maj", "DC_Min", "DC_PA"])
+    table.meta.update(I_BMAJ=20.0 / 3600, I_BMIN=20.0 / 3600, I_BPA=0.0)
+    table.write(tmp_path / "convolved.srl.fits")
+    sky = read_sky(tmp_path / "convolved.srl.fits")
+    assert list(sky.kinds) == ["gaussian", "point"]
+    np.testing.assert_allclose(sky.major_arcsec[0], np.sqrt(40.0**2 - 20.0**2), rtol=1e-6)
+    np.testing.assert_allclose(sky.minor_arcsec[0], np.sqrt(30.0**2 - 20.0**2), rtol=1e-6)
+    # PyBDSF's BBS sky model is a component list (deconvolved sizes, its own frequency)
+    bbs = write(
+        tmp_path / "image.sky_in",
+        "format = Name, Type, Ra, Dec, I, Q, U, V, MajorAxis, MinorAxis, Orientation, "
+        "ReferenceFrequency='8.87500e+08', SpectralIndex='[]'",
+        "",
+        "image_i0_s0_g0, GAUSSIAN, 08:00:00.000000, -40.00.00.000000, 5.000e-02, 0.0, 0.0, "
+        "0.0, 3.10000e+01, 1.75000e+01, 2.10000e+01, 8.87500e+08, [-8.000e-01]",
+    )
+    sky = read_sky(bbs)
+    np.testing.assert_allclose([sky.major_arcsec[0], sky.minor_arcsec[0]], [31.0, 17.5])
+
+
+def test_catalogue_errors_say_what_is_missing(tmp_path):
+    table = Table({"ra": [1.0], "dec": [2.0], "int_flux": [0.1], "a": [30.0], "b": [20.0],
+                   "pa": [0.0], "psf_a": [25.0]})  # fmt: skip
+    table.write(tmp_path / "partial_psf.fits")
+    with pytest.raises(SkyModelError, match=r"PSF columns .* incomplete"):
+        read_sky(tmp_path / "partial_psf.fits", reference_hz=887.5e6)
+    table.remove_column("psf_a")
+    table.write(tmp_path / "no_frequency.fits")
+    with pytest.raises(
+        SkyModelError, match=r"no_frequency.fits: no reference frequency.*--sky-reference-hz"
+    ):
+        read_sky(tmp_path / "no_frequency.fits")
 
 
 def test_table_missing_columns_lists_expected(tmp_path):
@@ -415,3 +547,90 @@ def test_random_sky_gaussians_and_other_counts():
         random_sky(0.0, 0.0, 1.0, 1e-3, counts="nvss")
     with pytest.raises(InputError, match="min_flux_jy < max_flux_jy"):
         random_sky(0.0, 0.0, 1.0, 2.0, max_flux_jy=1.0)
+
+
+# --- realistic skies ------------------------------------------------------------------
+
+
+def test_realistic_sizes_follow_the_windhorst_distribution():
+    from flint.sky.realistic import angular_sizes
+
+    rng = np.random.default_rng(1)
+    for flux_jy in (1e-3, 0.1):
+        sizes = angular_sizes(np.full(20000, flux_jy), rng)
+        median = 2.0 * (flux_jy / 1e-3) ** 0.30
+        assert np.median(sizes) == pytest.approx(median, rel=0.03)
+        # fraction larger than twice the median: exp(-ln 2 · 2^0.62)
+        assert np.mean(sizes > 2 * median) == pytest.approx(np.exp(-np.log(2) * 2**0.62), abs=0.01)
+
+
+def test_realistic_field_sky_morphology_and_bright_sources():
+    from flint.primary_beam import first_sidelobe_offset_rad, primary_beam
+    from flint.sky.realistic import outside_images, realistic_field_sky
+
+    centres = [(98.82, -30.33), (97.60, -30.33), (98.83, -31.38)]
+    half_width = 2.1333
+    sky = realistic_field_sky(centres, half_width, seed=4)
+    again = realistic_field_sky(centres, half_width, seed=4)
+    assert_same_sky(sky, again, position_atol_deg=0.0)
+    names = np.asarray(sky.names)
+    lobes = np.char.endswith(names, "_a")
+    cores = np.char.endswith(names, "_c")
+    assert lobes.sum() > 50 and cores.sum() > 20  # doubles and triples
+    gaussian = sky.kinds == "gaussian"
+    assert 0.3 < gaussian.mean() < 0.8
+    assert np.percentile(sky.major_arcsec[gaussian], 90) > 20.0
+    # each radio galaxy's lobes share its name and sit apart by less than its size
+    first = names[lobes][0].removesuffix("_a")
+    pair = sky.select(np.isin(names, [f"{first}_a", f"{first}_b"]))
+    assert len(pair) == 2
+    # sources beyond the main lobes (the wide annulus) are bright ones only
+    distance = sky.separation_deg(98.42, -30.68)
+    assert distance.max() > 5.0
+    far_sources = {name.split("_")[0] for name in names[distance > 4.0]}
+    flux_by_source = {
+        source: sky.flux_jy[np.char.startswith(names, source)].sum() for source in far_sources
+    }
+    assert min(flux_by_source.values()) >= 0.02 * 0.999
+    # the three placed bright sources are the last three sources drawn
+    order = sorted({name.split("_")[0] for name in names})
+    placed = [sky.select(np.char.startswith(names, source)) for source in order[-3:]]
+    inside, outside, sidelobe = placed
+    offsets = [np.min([part.separation_deg(*c).mean() for c in centres]) for part in placed]
+    gain = primary_beam(np.deg2rad(offsets[0]), 888e6)
+    assert inside.flux_jy.sum() * gain >= 1.0 * 0.99  # >= 1 Jy apparent
+    for part in (outside, sidelobe):
+        assert 1.0 <= part.flux_jy.sum() <= 1.5
+        ra, dec = np.mean(part.ra_deg), np.mean(part.dec_deg)
+        assert outside_images(ra, dec, centres, half_width)
+    assert half_width < offsets[1] < half_width + 0.2  # just outside an image
+    peak = np.rad2deg(first_sidelobe_offset_rad(888e6))
+    assert offsets[2] == pytest.approx(peak, abs=0.31)  # and in the first sidelobe
+
+
+def test_simulate_field_cli_realistic_sky_and_catalogue(tmp_path, capsys):
+    """``flint simulate field --random-sky realistic`` sees the sky through a beam with
+    sidelobes; ``--sky`` reads a catalogue as it comes, with ``--sky-reference-hz``."""
+    from flint.cli import main
+    from flint.simulation import read_truth
+
+    tiny = ["--beams", "14", "--n-antennas", "6", "--n-channels", "4", "--duration-s", "60"]
+    assert main(["simulate", "field", "--output", str(tmp_path / "r"), "--random-sky",
+                 "realistic", "--seed", "3", *tiny]) == 0  # fmt: skip
+    truth = read_truth(next((tmp_path / "r").glob("*/truth")))
+    assert truth.options["primary_beam"] == "gaussian_sidelobes"
+    sky = truth.sky(14)
+    assert (sky["type"] == "gaussian").any() and any(str(n).endswith("_b") for n in sky["name"])
+    assert sky["offset_deg"].max() > 2.5  # beyond the main lobe, in the sidelobes
+    catalogue = tmp_path / "cat.csv"
+    catalogue.write_text(
+        "ra,dec,int_flux,a,b,pa,psf_a,psf_b,psf_pa\n"
+        f"{sky['ra'][0]},{sky['dec'][0]},0.5,40.0,30.0,10.0,25.0,25.0,0.0\n"
+    )
+    argv = ["simulate", "field", "--output", str(tmp_path / "c"), "--sky", str(catalogue), *tiny]
+    assert main(argv) == 1
+    assert "no reference frequency" in capsys.readouterr().err
+    assert main([*argv, "--sky-reference-hz", "887.5e6"]) == 0
+    (row,) = read_truth(next((tmp_path / "c").glob("*/truth"))).sky(14)
+    assert row["a"] == pytest.approx(np.sqrt(40.0**2 - 25.0**2), abs=0.5)
+    assert row["si_0"] == pytest.approx(-0.8)

@@ -13,6 +13,7 @@ import pytest
 from fixtures_workbench import UNCLOSED_API_SOCKET, run_to_end, wait_for
 
 from flint.prefect.submit import FlowChoice
+from flint.prefect.workbench import Session
 from flint_widgets import ClusterPanel, FlowPanel
 
 pytestmark = [pytest.mark.slow, UNCLOSED_API_SOCKET]
@@ -63,13 +64,13 @@ def test_flows_run_on_the_panels_cluster(prefect_api, tmp_path: Path, monkeypatc
     (package / "where_flow.py").write_text(WHERE_FLOW)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))  # this process loads it too
     monkeypatch.setenv("PYTHONPATH", f"{tmp_path / 'site'}:{os.environ.get('PYTHONPATH', '')}")
-    cluster = ClusterPanel(config="local")
-    flows = FlowPanel(
+    session = Session(
         [FlowChoice(entrypoint="where_package.where_flow:where_flow", label="where")],
         deployment=f"where-{tmp_path.name}",
         log_dir=str(tmp_path / "serve"),
-        cluster_panel=cluster,
-    )
+    )  # the panels share it: the flow panel sends tasks to the cluster panel's cluster
+    cluster = ClusterPanel(config="local", session=session)
+    flows = FlowPanel(session=session)
     try:
         # no cluster yet: the runner's flows keep their tasks in their own process
         flows.start_runner().result(180)
@@ -82,7 +83,7 @@ def test_flows_run_on_the_panels_cluster(prefect_api, tmp_path: Path, monkeypatc
         assert address and address.startswith("tcp://127.0.0.1:")
         assert _submit_and_read(flows, tmp_path / "after.txt") == address
         assert flows.runner_address == address
-        assert "restarting the serve runner" not in flows.message  # the restart is done
+
     finally:
         flows.stop_runner()
         cluster.stop().result(60)

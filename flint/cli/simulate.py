@@ -51,12 +51,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     calibrator.add_argument("--calibrator", default="B1934-638", help="calibrator name")
     field = actions.add_parser("field", help="a science field seen by the beam footprint")
-    sky = field.add_mutually_exclusive_group(required=True)
-    sky.add_argument("--sky", help="sky model: wsclean component list, Aegean FITS/CSV table")
+    sky = field.add_mutually_exclusive_group()
     sky.add_argument(
+        "--sky",
+        help="sky model: wsclean/PyBDSF component list, Aegean or PyBDSF FITS/CSV/ECSV "
+        "catalogue (sizes given with the catalogue's PSF are deconvolved)",
+    )
+    sky.add_argument(
+        "--random-sky",
+        choices=("simple", "realistic"),
+        help="draw a random sky over the simulated beams: simple (point sources from the "
+        "SKADS counts) or realistic (measured sizes, doubles and triples, sources beyond "
+        "the images and in the sidelobes, bright sources; seeded by --seed)",
+    )
+    field.add_argument(
         "--random-sky-min-jy",
         type=float,
-        help="draw a random sky (SKADS counts) down to this flux over the footprint",
+        help="faintest source of the random sky at 888 MHz (default 0.002); alone, it "
+        "draws a simple random sky",
+    )
+    field.add_argument(
+        "--sky-reference-hz",
+        type=float,
+        help="reference frequency of a --sky catalogue that gives none (RACS-low: 887.5e6)",
+    )
+    field.add_argument(
+        "--sky-spectral-index",
+        type=float,
+        default=-0.8,
+        help="spectral index of --sky catalogue components without one (default -0.8)",
+    )
+    field.add_argument(
+        "--image-width-deg",
+        type=float,
+        default=4.2667,
+        help="width of the images the realistic sky's bright sources are placed around "
+        "(default 4.2667: the demo and default strategies)",
     )
     for sub in (calibrator, field):
         sub.add_argument("--output", required=True, help="output directory (SBID directory inside)")
@@ -108,18 +138,42 @@ def _calibrator(args: argparse.Namespace) -> int:
 
 
 def _field(args: argparse.Namespace) -> int:
+    from flint.errors import InputError
     from flint.simulation import simulate_field
 
+    kind = args.random_sky or ("simple" if args.random_sky_min_jy is not None else None)
+    if (args.sky is None) == (kind is None):
+        raise InputError("give a sky: --sky FILE or --random-sky simple|realistic")
     options = _options(args)
-    sky: Any = args.sky
-    if sky is None:
+    min_flux = 2e-3 if args.random_sky_min_jy is None else args.random_sky_min_jy
+    if kind == "realistic":
+        from flint.footprint import Footprint
+        from flint.sky.realistic import realistic_field_sky
+
+        if options.primary_beam == "gaussian":  # a real dish has sidelobes
+            options = options.with_options(primary_beam="gaussian_sidelobes")
+        footprint = Footprint(
+            name=options.footprint, pitch_deg=options.pitch_deg, pa_deg=options.footprint_pa_deg
+        )
+        ras, decs = footprint.beam_centres(options.ra_deg, options.dec_deg, options.beam_list)
+        sky: Any = realistic_field_sky(
+            list(zip(ras, decs, strict=True)),
+            args.image_width_deg / 2,
+            min_flux_jy=min_flux,
+            seed=options.seed,
+        )
+    elif kind == "simple":
         from flint.sky import random_sky
 
         sky = random_sky(
             options.ra_deg,
             options.dec_deg,
             radius_deg=3.5 * options.pitch_deg + 2.0,
-            min_flux_jy=args.random_sky_min_jy,
+            min_flux_jy=min_flux,
             seed=options.seed,
         )
+    else:
+        from flint.sky import read_sky
+
+        sky = read_sky(args.sky, args.sky_reference_hz, args.sky_spectral_index)
     return _report(simulate_field(args.output, sky, options))

@@ -101,6 +101,8 @@ def wsclean_option_args(options: WSCleanOptions) -> list[str]:
     if options.weight == "briggs":
         argv.append(_format(options.robust))
     argv += ["-pol", options.pol]
+    if options.shift is not None:
+        argv += ["-shift", *options.shift]
     if options.threads is not None:
         argv += ["-j", str(options.threads)]
     for field in _VALUED:

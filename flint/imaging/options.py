@@ -31,6 +31,9 @@ class WSCleanOptions(BaseOptions):
     """Shortest baseline used, in wavelengths (``-minuv-l``)."""
     maxuv_l: float | None = Field(None, gt=0)
     """Longest baseline used, in wavelengths (``-maxuv-l``)."""
+    shift: tuple[str, str] | None = None
+    """Centre the image on this direction instead of the phase centre (``-shift``): RA as
+    ``hh:mm:ss.s`` and Dec as ``dd.mm.ss.s`` (see :func:`shift_for`)."""
     padding: float = Field(1.2, ge=1.0)
     """Padding factor of the gridded image (``-padding``)."""
     data_column: str = "CORRECTED_DATA"
@@ -142,6 +145,34 @@ class WSCleanOptions(BaseOptions):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+_UNIT_DEG = {"asec": 1 / 3600, "arcsec": 1 / 3600, "amin": 1 / 60, "arcmin": 1 / 60, "deg": 1.0}
+
+
+def angle_deg(text: str) -> float:
+    """Degrees of a wsclean angle such as ``2.5asec`` (no unit: degrees, as wsclean reads it)."""
+    match = re.match(r"^([\d.e+-]+)([a-z]*)$", text.strip())
+    if match is None or match[2] not in ("", *_UNIT_DEG):
+        raise ValueError(f"{text!r} is not an angle such as '2.5asec', '0.1amin' or '0.01deg'")
+    return float(match[1]) * _UNIT_DEG.get(match[2], 1.0)
+
+
+def shift_for(ra_deg: float, dec_deg: float) -> tuple[str, str]:
+    """The ``shift`` option (wsclean's RA and Dec text) centring an image on a direction."""
+    from astropy import units as u
+    from astropy.coordinates import Angle
+
+    ra = Angle(ra_deg, unit=u.deg).to_string(unit=u.hourangle, sep=":", precision=4, pad=True)
+    dec = Angle(dec_deg, unit=u.deg).to_string(
+        unit=u.deg, sep=":", precision=3, pad=True, alwayssign=True
+    )
+    return str(ra), str(dec).replace(":", ".")
+
+
+def image_width_deg(options: WSCleanOptions) -> float:
+    """Width of the square image that ``options`` make: size x scale, in degrees."""
+    return options.size * angle_deg(options.scale)
 
 
 def polarisations(pol: str) -> list[str]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from prefect import Flow
@@ -25,13 +27,20 @@ class FlowFailed(FlintError, RuntimeError):
 
 
 def run_flow(
-    flow: Flow, cluster: str = "local", scheduler_address: str | None = None, **parameters: Any
+    flow: Flow,
+    cluster: str = "local",
+    scheduler_address: str | None = None,
+    progress: bool = False,
+    n_beams: int | None = None,
+    **parameters: Any,
 ) -> Any:
     """Run ``flow(**parameters)`` with a DaskTaskRunner for ``cluster``; return its result.
 
     The Prefect server is made available (and PREFECT_API_URL exported) before the
     cluster starts. With ``scheduler_address`` the tasks go to that running cluster (see
     :func:`flint.prefect.cluster.running_cluster`) instead of one started for this run.
+    With ``progress`` the terminal shows one line per task start and finish and a bar per
+    stage (of ``n_beams`` beams; see :mod:`flint.prefect.progress`).
     A run that does not complete raises :class:`FlowFailed` with its state; one whose
     ``output_dir`` another run holds raises :class:`flint.runlock.OutputBusyError` at once.
     """
@@ -47,8 +56,27 @@ def run_flow(
         runner = task_runner(load_cluster_config(cluster), ensure_server=False)
         where = cluster
     logger.info("Running flow %s on %s (Prefect API %s)", flow.name, where, api_url)
-    with cancel_on_interrupt():
-        state: State = flow.with_options(task_runner=runner)(**parameters, return_state=True)
+    name = f"{flow.name}-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    if progress:
+        from flint.prefect.progress import terminal_progress
+        from flint.prefect.submit import ui_url
+
+        following = terminal_progress(name, n_beams)
+    else:
+        following = nullcontext()
+    with following as reporter, cancel_on_interrupt():
+        if reporter is not None:
+            reporter.say(f"{flow.name}: flow run {name} on {where}")
+        state: State = flow.with_options(task_runner=runner, flow_run_name=name)(
+            **parameters, return_state=True
+        )
+    if reporter is not None:
+        run_id = state.state_details.flow_run_id
+        reporter.say(
+            f"{flow.name}: {state.name} in {time.monotonic() - started:.0f} s "
+            f"({ui_url(str(run_id), api_url)})"
+        )
     if not state.is_completed():
         raise FlowFailed(f"flow {flow.name} ended {state.name}: {state.message}")
     # _sync: in a Jupyter kernel (a running event loop) result() would return a coroutine

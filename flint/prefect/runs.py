@@ -1,6 +1,7 @@
 """Flow runs and their task runs as JSON-ready models: list, grid, logs, cancel, retry.
 
-No UI here: the workbench's runs panel calls these functions and renders what they return.
+No UI here: the run follower (:mod:`flint.prefect.workbench.follower`) reads through these
+functions, and the workbench draws what it holds.
 
 Task labelling convention
 -------------------------
@@ -37,8 +38,31 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-STAGE_ORDER = ("flag", "solve", "apply", "image", "selfcal", "find", "mosaic")
-"""Canonical column order of the grid; unknown stages follow in the order first seen."""
+STAGE_ORDER = (
+    "calibrator",
+    "field",
+    "preprocess",
+    "select",
+    "mask",
+    "selfcal",
+    "apply",
+    "flag",
+    "split",
+    "solve",
+    "repair",
+    "image",
+    "noise",
+    "convolve",
+    "mosaic",
+    "find",
+    "validate",
+    "publish",
+)
+"""Pipeline order of the stages within a round; unknown stages follow in the order first seen."""
+BEFORE_ROUNDS = frozenset(
+    {"calibrator", "field", "preprocess", "select", "apply", "flag", "split", "solve", "repair"}
+)
+"""Stages that, without a round, come before every round (the others come after them)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ALL_BEAMS = "all"
 """Row of tasks that belong to no single beam."""
@@ -76,6 +100,8 @@ class RunFilter(_Model):
     """Exact flow name."""
     tag: str | None = None
     """A tag every listed run carries."""
+    name: str | None = None
+    """Exact flow-run name."""
 
 
 class RunSummary(_Model):
@@ -96,6 +122,34 @@ class RunSummary(_Model):
     def finished(self) -> bool:
         return self.state_type in TERMINAL_STATES
 
+    def seconds(self, now: datetime | None = None) -> float | None:
+        """Run time: start to end, or to ``now`` while running; None before it started."""
+        if self.start_time is None:
+            return None
+        end = self.end_time or (None if self.finished else (now or datetime.now(UTC)))
+        return None if end is None else max(0.0, (end - self.start_time).total_seconds())
+
+    def parameter_summary(self, width: int = 80) -> str:
+        """The run's main parameters in one short line: set values, paths by their name."""
+        return parameter_summary(self.parameters, width)
+
+
+def parameter_summary(parameters: dict[str, Any], width: int = 80) -> str:
+    """``key=value`` of the parameters that are set; paths shortened to their last part."""
+    parts = []
+    for key, value in parameters.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, str) and "/" in value:
+            value = value.rstrip("/").rsplit("/", 1)[-1]
+        elif isinstance(value, dict):
+            value = "{…}"
+        elif isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        parts.append(f"{key}={value}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
 
 class TaskLabel(_Model):
     """Where a task run sits in the grid."""
@@ -109,12 +163,41 @@ class TaskLabel(_Model):
         return self.stage if self.round is None else f"{self.stage} {self.round}"
 
 
+class TaskRunInfo(_Model):
+    """One task run, as far as the grid and the terminal need it."""
+
+    id: str
+    name: str
+    tags: tuple[str, ...] = ()
+    state_type: str = "PENDING"
+    state_name: str = "Pending"
+    state_time: datetime | None = None
+    """When the current state was entered (orders updates that arrive out of order)."""
+    state_message: str = ""
+    created: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state_type in TERMINAL_STATES
+
+    def seconds(self, now: datetime | None = None) -> float | None:
+        """Run time: start to end, or to ``now`` while running; None before it started."""
+        if self.start_time is None:
+            return None
+        end = self.end_time or (None if self.finished else now)
+        return None if end is None else max(0.0, (end - self.start_time).total_seconds())
+
+
 class Cell(_Model):
-    """The task runs of one beam and stage: the shown state and per-state counts."""
+    """The task runs of one beam and stage: the shown state, per-state counts and run time."""
 
     state: str
     counts: dict[str, int]
     task_run_ids: tuple[str, ...]
+    seconds: float | None = None
+    """The longest run time of its task runs (so far, for running ones)."""
 
 
 class RunGrid(_Model):
@@ -163,35 +246,57 @@ def parse_task_label(name: str, tags: Iterable[str]) -> TaskLabel:
     )
 
 
-def _column_key(label: TaskLabel, first_seen: dict[str, int]) -> tuple[int, int, int]:
+def _column_key(label: TaskLabel, first_seen: dict[str, int]) -> tuple[float, int, int]:
+    """Rounds in order; within a round, stages in pipeline order (:data:`STAGE_ORDER`)."""
     rank = STAGE_ORDER.index(label.stage) if label.stage in STAGE_ORDER else len(STAGE_ORDER)
-    return rank, label.round or 0, first_seen[label.stage]
+    if label.round is not None:
+        round_key: float = label.round
+    else:
+        round_key = -1 if label.stage in BEFORE_ROUNDS else float("inf")
+    return round_key, rank, first_seen[label.stage]
+
+
+def _as_info(row: TaskRunInfo | tuple[str, str, Iterable[str], str]) -> TaskRunInfo:
+    if isinstance(row, TaskRunInfo):
+        return row
+    run_id, name, tags, state = row
+    return TaskRunInfo(id=run_id, name=name, tags=tuple(tags), state_type=state)
 
 
 def build_grid(
-    flow_run_id: str, task_runs: Iterable[tuple[str, str, Iterable[str], str]]
+    flow_run_id: str,
+    task_runs: Iterable[TaskRunInfo | tuple[str, str, Iterable[str], str]],
+    now: datetime | None = None,
 ) -> RunGrid:
-    """The grid from ``(task_run_id, name, tags, state_type)`` rows (pure)."""
-    members: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    """The grid of task runs (or ``(task_run_id, name, tags, state_type)`` rows), pure.
+
+    ``now`` dates the run time of running tasks (default: the current time).
+    """
+    now = now or datetime.now(UTC)
+    members: dict[tuple[str, str], list[TaskRunInfo]] = {}
     labels: dict[str, TaskLabel] = {}
     first_seen: dict[str, int] = {}
     totals: dict[str, int] = {}
-    for run_id, name, tags, state in task_runs:
-        label = parse_task_label(name, tags)
+    for info in map(_as_info, task_runs):
+        label = parse_task_label(info.name, info.tags)
         first_seen.setdefault(label.stage, len(first_seen))
         labels.setdefault(label.column, label)
-        members.setdefault((label.beam, label.column), []).append((run_id, state))
-        totals[state] = totals.get(state, 0) + 1
+        members.setdefault((label.beam, label.column), []).append(info)
+        totals[info.state_type] = totals.get(info.state_type, 0) + 1
     columns = sorted(labels, key=lambda column: _column_key(labels[column], first_seen))
     beams = sorted({beam for beam, _ in members}, key=lambda b: (b == ALL_BEAMS, b.zfill(8)))
     cells: dict[str, dict[str, Cell]] = {beam: {} for beam in beams}
-    for (beam, column), runs in members.items():
+    for (beam, column), infos in members.items():
         counts: dict[str, int] = {}
-        for _, state in runs:
-            counts[state] = counts.get(state, 0) + 1
+        for info in infos:
+            counts[info.state_type] = counts.get(info.state_type, 0) + 1
         shown = next((s for s in _PRECEDENCE if s in counts), next(iter(counts)))
+        times = [t for info in infos if (t := info.seconds(now)) is not None]
         cells[beam][column] = Cell(
-            state=shown, counts=counts, task_run_ids=tuple(r for r, _ in runs)
+            state=shown,
+            counts=counts,
+            task_run_ids=tuple(info.id for info in infos),
+            seconds=max(times) if times else None,
         )
     return RunGrid(
         flow_run_id=flow_run_id,
@@ -199,6 +304,66 @@ def build_grid(
         columns=tuple(columns),
         cells=cells,
         totals=totals,
+    )
+
+
+def with_event_state(run: RunSummary, event: Any) -> RunSummary:
+    """``run`` in the state a ``prefect.flow-run.*`` event reports (its times completed)."""
+    resource = event.resource
+    state_type = resource.get("prefect.state-type") or run.state_type
+    update: dict[str, Any] = {
+        "state_type": state_type,
+        "state_name": resource.get("prefect.state-name") or state_type.title(),
+    }
+    if state_type == "RUNNING" and run.start_time is None:
+        update["start_time"] = event.occurred
+    if state_type in TERMINAL_STATES and run.end_time is None:
+        update["end_time"] = event.occurred
+    return run.model_copy(update=update)
+
+
+def task_info(task_run: Any) -> TaskRunInfo:
+    """A Prefect ``TaskRun`` as :class:`TaskRunInfo`."""
+    state = task_run.state
+    return TaskRunInfo(
+        id=str(task_run.id),
+        name=task_run.name,
+        tags=tuple(task_run.tags),
+        state_type=state.type.value if state else "PENDING",
+        state_name=state.name if state else "Pending",
+        state_time=state.timestamp if state else None,
+        state_message=(state.message or "") if state else "",
+        created=task_run.expected_start_time or task_run.created,
+        start_time=task_run.start_time,
+        end_time=task_run.end_time,
+    )
+
+
+def task_info_from_event(event: Any) -> TaskRunInfo | None:
+    """:class:`TaskRunInfo` from a ``prefect.task-run.*`` event (None for other events)."""
+    resource = event.resource
+    if not resource.id.startswith("prefect.task-run."):
+        return None
+    payload = event.payload.get("task_run", {})
+    stamp = resource.get("prefect.state-timestamp")
+
+    def when(key: str) -> datetime | None:
+        value = payload.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    state_type = resource.get("prefect.state-type") or "PENDING"
+    end = when("end_time")
+    return TaskRunInfo(
+        id=resource.id.removeprefix("prefect.task-run."),
+        name=resource.get("prefect.resource.name") or payload.get("name", ""),
+        tags=tuple(payload.get("tags", ())),
+        state_type=state_type,
+        state_name=resource.get("prefect.state-name") or state_type.title(),
+        state_time=datetime.fromisoformat(stamp) if stamp else event.occurred,
+        state_message=resource.get("prefect.state-message") or "",
+        created=when("expected_start_time"),
+        start_time=when("start_time"),
+        end_time=end if end or state_type not in TERMINAL_STATES else event.occurred,
     )
 
 
@@ -229,6 +394,7 @@ def _flow_run_filters(where: RunFilter) -> dict[str, Any]:
         if where.states
         else None,
         tags=f.FlowRunFilterTags(all_=[where.tag]) if where.tag else None,
+        name=f.FlowRunFilterName(any_=[where.name]) if where.name else None,
     )
     flow_filter = (
         f.FlowFilter(name=f.FlowFilterName(any_=[where.flow_name])) if where.flow_name else None
@@ -286,8 +452,12 @@ async def read_flow_run(flow_run_id: str | UUID) -> RunSummary:
     return _summary(run, names)
 
 
+PAGES_AT_ONCE = 3
+"""Pages of task runs requested together (a 36-beam run of 15 stages fills three)."""
+
+
 async def read_task_runs(flow_run_id: str | UUID) -> list[Any]:
-    """Every task run of a flow run (Prefect ``TaskRun`` objects), read page by page."""
+    """Every task run of a flow run (Prefect ``TaskRun`` objects), read a few pages at once."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
@@ -296,14 +466,20 @@ async def read_task_runs(flow_run_id: str | UUID) -> list[Any]:
     task_runs: list[Any] = []
     async with get_client() as client:
         while True:
-            page = await client.read_task_runs(
-                flow_run_filter=run_filter,
-                sort=TaskRunSort.ID_DESC,
-                limit=PAGE_SIZE,
-                offset=len(task_runs),
+            pages = await asyncio.gather(
+                *(
+                    client.read_task_runs(
+                        flow_run_filter=run_filter,
+                        sort=TaskRunSort.ID_DESC,
+                        limit=PAGE_SIZE,
+                        offset=len(task_runs) + index * PAGE_SIZE,
+                    )
+                    for index in range(PAGES_AT_ONCE)
+                )
             )
-            task_runs.extend(page)
-            if len(page) < PAGE_SIZE:
+            for page in pages:
+                task_runs.extend(page)
+            if len(pages[-1]) < PAGE_SIZE:
                 return task_runs
 
 
@@ -335,38 +511,53 @@ ENDED_BY_FORCE = frozenset({"CANCELLED", "CRASHED"})
 """Flow-run states whose process was stopped: its unfinished task runs never report again."""
 
 
-async def read_run_grid(flow_run_id: str | UUID, run_state: str | None = None) -> RunGrid:
-    """The beams x stages grid of one flow run's task states.
+def grid_of(
+    flow_run_id: str, infos: Iterable[TaskRunInfo], run_state: str | None = None
+) -> RunGrid:
+    """The grid of ``infos`` in creation order (pure).
 
     ``run_state``: the flow run's state type; when the run was cancelled or crashed, its
     task runs still recorded as running or pending are shown in that state (their process
     was killed, so they will never report another state).
     """
-    task_runs = sorted(
-        await read_task_runs(flow_run_id),
-        key=lambda t: (t.expected_start_time or t.created or _EPOCH, t.name),
-    )
-    rows = [
-        (str(t.id), t.name, t.tags, t.state.type.value if t.state else "PENDING") for t in task_runs
-    ]
+    ordered = sorted(infos, key=lambda t: (t.created or _EPOCH, t.name))
     if run_state in ENDED_BY_FORCE:
-        rows = [
-            (i, name, tags, state if state in TERMINAL_STATES else run_state)
-            for i, name, tags, state in rows
+        ordered = [
+            t if t.finished else t.model_copy(update={"state_type": run_state}) for t in ordered
         ]
-    return build_grid(str(flow_run_id), rows)
+    return build_grid(flow_run_id, ordered)
+
+
+async def read_task_infos(flow_run_id: str | UUID) -> list[TaskRunInfo]:
+    """Every task run of a flow run as :class:`TaskRunInfo`."""
+    return [task_info(t) for t in await read_task_runs(flow_run_id)]
+
+
+async def read_run_grid(flow_run_id: str | UUID, run_state: str | None = None) -> RunGrid:
+    """The beams x stages grid of one flow run's task states (see :func:`grid_of`)."""
+    return grid_of(str(flow_run_id), await read_task_infos(flow_run_id), run_state)
 
 
 async def read_logs(
-    flow_run_id: str | UUID, after: datetime | None = None, limit: int = 1000
+    flow_run_id: str | UUID | None,
+    after: datetime | None = None,
+    limit: int = 1000,
+    task_run_id: str | UUID | None = None,
 ) -> list[LogLine]:
-    """Up to ``limit`` log lines of a flow run (and its tasks), oldest first, after ``after``."""
+    """Up to ``limit`` log lines of a flow run (and its tasks), or of one task run, oldest
+    first, after ``after``."""
     from prefect import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId, LogFilterTimestamp
+    from prefect.client.schemas.filters import (
+        LogFilter,
+        LogFilterFlowRunId,
+        LogFilterTaskRunId,
+        LogFilterTimestamp,
+    )
     from prefect.client.schemas.sorting import LogSort
 
     log_filter = LogFilter(
-        flow_run_id=LogFilterFlowRunId(any_=[UUID(str(flow_run_id))]),
+        flow_run_id=LogFilterFlowRunId(any_=[UUID(str(flow_run_id))]) if flow_run_id else None,
+        task_run_id=LogFilterTaskRunId(any_=[UUID(str(task_run_id))]) if task_run_id else None,
         timestamp=LogFilterTimestamp(after_=after) if after else None,
     )
     lines: list[Any] = []
@@ -391,6 +582,29 @@ async def read_logs(
         )
         for line in lines
         if after is None or line.timestamp > after
+    ]
+
+
+async def read_task_log_tail(task_run_id: str | UUID, lines: int = 40) -> list[LogLine]:
+    """The last ``lines`` log lines of one task run, oldest first."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterTaskRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    log_filter = LogFilter(task_run_id=LogFilterTaskRunId(any_=[UUID(str(task_run_id))]))
+    async with get_client() as client:
+        page = await client.read_logs(
+            log_filter=log_filter, sort=LogSort.TIMESTAMP_DESC, limit=min(lines, PAGE_SIZE)
+        )
+    return [
+        LogLine(
+            timestamp=line.timestamp,
+            level=line.level,
+            name=line.name,
+            message=line.message,
+            task_run_id=str(line.task_run_id) if line.task_run_id else None,
+        )
+        for line in reversed(page)
     ]
 
 

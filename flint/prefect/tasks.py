@@ -57,12 +57,15 @@ from flint.validation.thermal import thermal_limit
 from flint.working import (
     apply_gains,
     calibrate_in_place,
+    find_outliers_in_place,
     flag_in_place,
     image_round,
     keep_round_copy,
     make_working_copy,
     noise_image,
+    refine_in_place,
     solve_round,
+    subtract_in_place,
     summarise_run,
 )
 
@@ -185,3 +188,8 @@ solve_round_task = flint_task(solve_round, "selfcal", ("ms", "model"))
 noise_image_task = flint_task(noise_image, "noise", ("ms", "gains_path"))
 keep_round_task = flint_task(keep_round_copy, "keep", ("ms", "gains_path"))
 summary_task = flint_task(summarise_run, "summary", (), cached=False)
+# peeling in the working copy: one column serves every round, so these steps always run
+# and do nothing while the copy holds their output (flint.working.peeling)
+find_outliers_task = flint_task(find_outliers_in_place, "outliers", ("ms", "gains_path"))
+peel_task = flint_task(subtract_in_place, "peel", (), cached=False)
+refine_task = flint_task(refine_in_place, "refine", (), cached=False)

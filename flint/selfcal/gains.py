@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,25 +97,32 @@ def solve_selfcal_gains(
     solutions_path: str | os.PathLike[str],
     options: GainSolveOptions | None = None,
     data_column: str = "DATA",
-    model_column: str = "MODEL_DATA",
+    model_column: str | Sequence[str] = "MODEL_DATA",
     overwrite: bool = False,
 ) -> SelfcalGains:
     """Solve gains of ``ms`` (``data_column`` against ``model_column``) into ``solutions_path``.
 
-    Gains solved from the same data and model (the MS's identity includes the model the
-    last image wrote into it) with the same options are reused unless ``overwrite``.
+    Several model columns are summed: the image's model and that of sources subtracted
+    outside the image (:mod:`flint.peel`) make the whole sky the data hold. Gains solved
+    from the same data and model (the MS's identity includes the model the last image
+    wrote into it) with the same options are reused unless ``overwrite``.
     """
     options = options or GainSolveOptions()
     ms, solutions_path = Path(ms), Path(solutions_path)
+    models = [model_column] if isinstance(model_column, str) else list(model_column)
     recipe = Recipe.of(
         "selfcal",
         {"ms": ms},
-        {"options": options, "data_column": data_column, "model_column": model_column},
+        {
+            "options": options,
+            "data_column": data_column,
+            "model_column": model_column if isinstance(model_column, str) else models,
+        },
     )
     if not overwrite and recipe.made(solutions_path):
         logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
-    solutions = compute_selfcal_gains(ms, options, data_column, model_column)
+    solutions = compute_selfcal_gains(ms, options, data_column, models)
     write_solutions(solutions, solutions_path, overwrite=True)
     recipe.record(solutions_path)
     return describe_gains(ms, solutions, solutions_path)
@@ -124,17 +132,20 @@ def compute_selfcal_gains(
     ms: str | os.PathLike[str],
     options: GainSolveOptions,
     data_column: str = "DATA",
-    model_column: str = "MODEL_DATA",
+    model_column: str | Sequence[str] = "MODEL_DATA",
     applied: AOSolutions | None = None,
 ) -> AOSolutions:
     """Gains of ``ms``'s ``data_column`` against ``model_column`` (solved, not written).
 
-    ``applied``: gains already applied to ``data_column`` (a working copy calibrated in
-    place, :mod:`flint.working`); they are undone on the fly, so the gains are solved
-    against the data as the bandpass left them, whatever was applied since.
+    Several model columns are summed (the image's model and that of sources subtracted
+    outside the image, :mod:`flint.peel`). ``applied``: gains already applied to
+    ``data_column`` (a working copy calibrated in place, :mod:`flint.working`); they are
+    undone on the fly, so the gains are solved against the data as the bandpass left them,
+    whatever was applied since.
     """
     ms = Path(ms)
-    require_columns(ms, data_column, model_column, "FLAG")
+    models = [model_column] if isinstance(model_column, str) else list(model_column)
+    require_columns(ms, data_column, *models, "FLAG")
     with open_ms(ms, "SPECTRAL_WINDOW") as tab:
         frequencies = tab.getcell("CHAN_FREQ", 0)
     with open_ms(ms, "ANTENNA") as tab:
@@ -161,7 +172,9 @@ def compute_selfcal_gains(
                     applied_jones[which, ant1], data, applied_jones[which, ant2]
                 ).astype(data.dtype)
             data = data[..., DIAGONAL]
-            model = tab.getcol(model_column, startrow=first, nrow=rows)[..., DIAGONAL]
+            model = sum(
+                tab.getcol(column, startrow=first, nrow=rows)[..., DIAGONAL] for column in models
+            )
             flags = tab.getcol("FLAG", startrow=first, nrow=rows)[..., DIAGONAL]
             flags = flags | ~np.isfinite(data)
             uv_flags, weights = _uv_selection(

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from flint.askap.frames import PAF_POL_AXIS_DEG, receptor_angles_rad, to_askap
 from flint.atomic import atomic_path
 from flint.calibration.jones import correct
+from flint.progress import report
 from flint.simulation import corruptions as corrupt
 from flint.simulation.array_layout import askap_layout, baseline_indices
 from flint.simulation.observation import SimulationOptions, n_integrations, spectral_setup
@@ -118,9 +119,12 @@ def pb_gain(offsets_deg, frequencies_hz, options: SimulationOptions) -> NDArray[
 
 
 def inside_beam(sky, centre_deg, frequencies_hz, options: SimulationOptions):
-    """Mask of components inside the beam (PB gain at the lowest frequency >= cutoff)."""
+    """Mask of components the beam sees (PB gain >= cutoff somewhere in the band)."""
     offsets = sky.separation_deg(*centre_deg)
-    gain = pb_gain(offsets, [float(np.min(frequencies_hz))], options)[:, 0]
+    if options.primary_beam == "gaussian_sidelobes":  # sidelobes move with frequency
+        gain = pb_gain(offsets, frequencies_hz, options).max(axis=1)
+    else:  # falls monotonically with frequency
+        gain = pb_gain(offsets, [float(np.min(frequencies_hz))], options)[:, 0]
     inside = gain >= options.pb_cutoff
     if options.primary_beam == "airy":  # the main lobe only (first null at 1.22 λ/D)
         first_null = np.rad2deg(1.2197 * 299_792_458.0 / np.min(frequencies_hz) / 12.0)
@@ -349,6 +353,8 @@ class _BeamWriter:
                 "Beam %02d, field %s: integrations %d-%d of %d written",
                 plan.beam, scan.field_name, first + 1, last, ntime,
             )  # fmt: skip
+            total = len(plan.scans) * ntime  # every scan of the beam's MS in one bar
+            report(f"simulate beam {plan.beam:02d}", index * ntime + last, total)
         return _ScanResult(
             times, phases, rfi.mask, n_unflagged, n_rfi, beam_sky, offsets[inside], method
         )

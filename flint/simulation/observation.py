@@ -87,10 +87,11 @@ class SimulationOptions(BaseOptions):
     """Fraction of integrations with a broadband burst."""
     rfi_amplitude_jy: float = Field(50.0, ge=0.0)
     """Typical RFI amplitude on a visibility."""
-    primary_beam: Literal["gaussian", "airy", "none"] = "gaussian"
-    """Primary-beam model that attenuates the sky of each beam."""
+    primary_beam: Literal["gaussian", "airy", "gaussian_sidelobes", "none"] = "gaussian"
+    """Primary-beam model that attenuates the sky of each beam (see flint.primary_beam;
+    ``airy`` keeps its main lobe only, ``gaussian_sidelobes`` its sidelobes too)."""
     pb_cutoff: float = Field(1e-3, ge=0.0, lt=1.0)
-    """Drop components whose primary-beam gain at the lowest frequency is below this."""
+    """Drop components whose primary-beam gain is below this across the whole band."""
     predict: Literal["auto", "dft", "gridder"] = "auto"
     """``dft`` (exact), ``gridder`` (ducc0, approximate, for many sources) or ``auto``."""
     dft_max_components: int = Field(20000, ge=0)

@@ -16,6 +16,7 @@ from pydantic.json_schema import WithJsonSchema
 from flint.imaging.options import WSCleanOptions
 from flint.masking.options import MaskingOptions
 from flint.options import BaseOptions
+from flint.peel.options import PeelOptions
 from flint.sourcefind.options import SourceFindOptions
 from flint.strategy.stages import GainSolveOptions
 
@@ -25,8 +26,9 @@ STAGES: dict[str, type[BaseOptions]] = {
     "gain_solve": GainSolveOptions,
     "masking": MaskingOptions,
     "source_finding": SourceFindOptions,
+    "peel": PeelOptions,
 }
-Stage = Literal["imaging", "gain_solve", "masking", "source_finding"]
+Stage = Literal["imaging", "gain_solve", "masking", "source_finding", "peel"]
 
 
 class StrategyProblems(ValueError):
@@ -61,6 +63,8 @@ class StageOptions(BaseOptions):
     """Clean masks."""
     source_finding: SourceFindOptions = SourceFindOptions()
     """Source finding."""
+    peel: PeelOptions = PeelOptions()
+    """Bright sources outside the image: found, then subtracted before imaging."""
 
 
 def _override(model: type[BaseModel]) -> Any:
@@ -80,6 +84,8 @@ class RoundOverrides(BaseOptions):
     """Changes to clean masking."""
     source_finding: _override(SourceFindOptions) = Field(default_factory=dict)
     """Changes to source finding."""
+    peel: _override(PeelOptions) = Field(default_factory=dict)
+    """Changes to peeling."""
 
 
 class Strategy(BaseOptions):

@@ -15,7 +15,11 @@ class ValidationOptions(BaseOptions):
     match_radius_beams: float = Field(0.5, gt=0)
     """A truth source and a component match when closer than this many restoring-beam majors."""
     snr_threshold: float = Field(10.0, gt=0)
-    """Truth sources above this signal-to-noise define the headline completeness and flux ratio."""
+    """Truth sources whose expected peak is above this signal-to-noise define the headline
+    completeness and flux ratio."""
+    resolved_beams: float = Field(0.5, gt=0)
+    """A source (a group of blended components) counts as resolved when its extent is at
+    least this many restoring-beam majors."""
     flux_column: Literal["int_flux", "peak_flux"] = "int_flux"
     """Catalogue column compared with the true flux."""
     completeness_bins: int = Field(10, ge=2)

@@ -24,6 +24,7 @@ from flint.mosaic.headers import (
 from flint.primary_beam import band_primary_beam
 from flint.sky import SkyModel
 from flint.validation.crossmatch import crossmatch
+from flint.validation.grouping import blend_groups, group_table
 from flint.validation.metrics import (
     completeness_table,
     euclidean_counts,
@@ -49,6 +50,8 @@ class ValidationResult:
     summary: ValidationSummary
     figure: Path
     matches: Path
+    groups: Path
+    """The true sources made of several blended components (members by name)."""
     completeness: Path
     counts: Path
     psf: Path
@@ -73,6 +76,36 @@ def _read_catalogue(catalogue: Table | str | os.PathLike[str], flux_column: str)
         where = None if isinstance(catalogue, Table) else catalogue
         raise InputError(f"catalogue lacks Aegean column(s) {', '.join(missing)}", where)
     return table
+
+
+def _truth_groups(components: Table, beam_major: float, beam_minor: float) -> Table:
+    """Truth components grouped where they blend, with each group's expected peak [Jy/beam].
+
+    The peak is the brightest member's: its flux times the beam area over its area as the
+    image shows it (intrinsic size convolved with the beam).
+    """
+    major = np.asarray(components["major_arcsec"], dtype=float)
+    minor = np.asarray(components["minor_arcsec"], dtype=float)
+    shown_major = np.hypot(major, beam_major)
+    shown_minor = np.hypot(minor, beam_minor)
+    labels = blend_groups(components["ra_deg"], components["dec_deg"], shown_major)
+    groups = group_table(components, labels, "ra_deg", "dec_deg", "flux_jy", "major_arcsec", "name")
+    peak = (
+        np.asarray(components["flux_jy"], dtype=float)
+        * beam_major
+        * beam_minor
+        / (shown_major * shown_minor)
+    )
+    groups["peak_jy"] = [float(peak[labels == group].max()) for group in groups["group"]]
+    return groups
+
+
+def _catalogue_groups(table: Table, flux_column: str, beam_major: float) -> Table:
+    """Catalogue components grouped by the same rule, with their fitted (convolved) sizes."""
+    fitted = np.asarray(table["a"], dtype=float) if "a" in table.colnames else np.zeros(len(table))
+    shown = np.where(np.isfinite(fitted) & (fitted > 0), fitted, beam_major)
+    labels = blend_groups(np.asarray(table["ra"]), np.asarray(table["dec"]), shown)
+    return group_table(table, labels, "ra", "dec", flux_column, None)
 
 
 def validate(
@@ -108,19 +141,26 @@ def validate(
         raise InputError("image has no restoring beam (BMAJ) to set the match radius", image)
     beam_major = float(header["BMAJ"]) * 3600.0
 
+    beam_minor = float(header.get("BMIN", header["BMAJ"])) * 3600.0
+
     bandwidth = bandwidth_hz(header)
-    expected = expected_truth(truth, frequency, pointing_deg, options.pb_model, bandwidth)
+    components = expected_truth(truth, frequency, pointing_deg, options.pb_model, bandwidth)
+    component_rms = sample_map(rms, rms_wcs, components["ra_deg"], components["dec_deg"])
+    components = components[np.isfinite(component_rms) & (component_rms > 0)]
+    expected = _truth_groups(components, beam_major, beam_minor)
     local_rms = sample_map(rms, rms_wcs, expected["ra_deg"], expected["dec_deg"])
-    inside = np.isfinite(local_rms) & (local_rms > 0)
-    expected = expected[inside]
-    expected["local_rms_jy"] = local_rms[inside]
-    expected["snr"] = expected["flux_jy"] / expected["local_rms_jy"]
+    local_rms = np.where(np.isfinite(local_rms) & (local_rms > 0), local_rms, np.nan)
+    expected["local_rms_jy"] = local_rms
+    expected["snr"] = expected["peak_jy"] / expected["local_rms_jy"]
+    expected["resolved"] = expected["extent_arcsec"] >= options.resolved_beams * beam_major
+    found_groups = _catalogue_groups(table, options.flux_column, beam_major)
     matches = crossmatch(
-        expected, table, options.match_radius_beams * beam_major, options.flux_column
+        expected, found_groups, options.match_radius_beams * beam_major, options.flux_column
     )
     found = np.asarray(matches["matched"], dtype=bool)
     bright = np.asarray(matches["snr"]) >= options.snr_threshold
     ratio = np.asarray(matches["flux_cat"]) / np.asarray(matches["flux_jy"])
+    resolved = np.asarray(matches["resolved"], dtype=bool)
 
     completeness = completeness_table(matches["flux_jy"], found, options.completeness_bins)
 
@@ -154,6 +194,8 @@ def validate(
     good = found & bright
     summary = ValidationSummary(
         n_truth=len(matches),
+        n_truth_components=len(components),
+        n_blended=int(np.count_nonzero(np.asarray(matches["n_components"]) > 1)),
         n_catalogue=len(table),
         n_matched=int(found.sum()),
         n_unmatched_components=len(table) - int(found.sum()),
@@ -162,6 +204,8 @@ def validate(
         completeness_above_snr=float(good.sum() / bright.sum()) if bright.any() else float("nan"),
         median_flux_ratio=_median(ratio[good]),
         flux_ratio_scatter=robust_scatter(ratio[good]),
+        n_resolved_above_snr=int(np.count_nonzero(good & resolved)),
+        median_flux_ratio_resolved=_median(ratio[good & resolved]),
         median_offset_beams=_median(np.asarray(matches["separation_arcsec"])[good]) / beam_major,
         median_ra_offset_arcsec=_median(np.asarray(matches["ra_offset_arcsec"])[good]),
         median_dec_offset_arcsec=_median(np.asarray(matches["dec_offset_arcsec"])[good]),
@@ -175,12 +219,14 @@ def validate(
     paths = {
         "figure": output_dir / f"{prefix}.png",
         "matches": output_dir / f"{prefix}.matches.csv",
+        "groups": output_dir / f"{prefix}.groups.csv",
         "completeness": output_dir / f"{prefix}.completeness.csv",
         "counts": output_dir / f"{prefix}.counts.csv",
         "psf": output_dir / f"{prefix}.psf.csv",
         "summary_json": output_dir / f"{prefix}.summary.json",
     }
     _write_table(matches, paths["matches"])
+    _write_table(matches[np.asarray(matches["n_components"]) > 1], paths["groups"])
     _write_table(completeness, paths["completeness"])
     _write_table(counts, paths["counts"])
     _write_table(psf, paths["psf"])

@@ -13,7 +13,12 @@ class ValidationSummary(BaseModel):
     )
 
     n_truth: int
-    """Truth sources inside the image (finite rms)."""
+    """Truth sources inside the image (finite rms): groups of components that blend at the
+    image's resolution (see :mod:`flint.validation.grouping`)."""
+    n_truth_components: int = 0
+    """Truth components in those sources."""
+    n_blended: int = 0
+    """Sources made of more than one blended component (listed in ``*.groups.csv``)."""
     n_catalogue: int
     """Components in the catalogue."""
     n_matched: int
@@ -27,9 +32,13 @@ class ValidationSummary(BaseModel):
     completeness_above_snr: float
     """Fraction of those that were found."""
     median_flux_ratio: float
-    """Median of measured / true flux for matched sources above the threshold."""
+    """Median of measured / true integrated flux for matched sources above the threshold."""
     flux_ratio_scatter: float
     """Robust (MAD-based) scatter of that ratio."""
+    n_resolved_above_snr: int = 0
+    """Matched sources above the threshold that are resolved (``resolved_beams``)."""
+    median_flux_ratio_resolved: float = float("nan")
+    """Median of measured / true integrated flux for those resolved sources alone."""
     median_offset_beams: float
     """Median distance catalogue − truth in units of the restoring beam's major axis."""
     median_ra_offset_arcsec: float
@@ -53,8 +62,11 @@ class ValidationSummary(BaseModel):
                 f"{self.n_unmatched_components} unmatched components",
                 f"completeness above {self.snr_threshold:g} sigma: {self.completeness_above_snr:.1%} "
                 f"of {self.n_truth_above_snr}",
-                f"flux ratio (measured/true): median {self.median_flux_ratio:.3f}, "
-                f"scatter {self.flux_ratio_scatter:.3f}",
+                f"grouped: {self.n_truth_components} true components blend into "
+                f"{self.n_truth} sources ({self.n_blended} of several components)",
+                f"flux ratio (measured/true, integrated): median {self.median_flux_ratio:.3f}, "
+                f"scatter {self.flux_ratio_scatter:.3f}; resolved sources "
+                f"{self.median_flux_ratio_resolved:.3f} (of {self.n_resolved_above_snr})",
                 f"astrometry: median offset {self.median_offset_beams:.3f} beam "
                 f'(dRA {self.median_ra_offset_arcsec:+.2f}", dDec {self.median_dec_offset_arcsec:+.2f}")',
                 f"rms: median {self.rms_median_jy * 1e6:.1f} uJy/beam, min {self.rms_min_jy * 1e6:.1f}",

@@ -6,9 +6,13 @@ import os
 from pathlib import Path
 
 import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from pydantic import BaseModel
 
+from flint.errors import InputError
+from flint.mosaic.headers import read_plane
 from flint.validation.metrics import robust_scatter
 
 
@@ -45,4 +49,34 @@ def thermal_limit(
         noise_image=noise_image,
         residual_rms_jy=_inner_rms(residual, inner_fraction),
         noise_rms_jy=_inner_rms(noise_image, inner_fraction),
+    )
+
+
+def thermal_limit_near(
+    residual: str | os.PathLike[str],
+    noise_image: str | os.PathLike[str],
+    ra_deg: float,
+    dec_deg: float,
+    radius_deg: float,
+) -> ThermalLimit:
+    """:func:`thermal_limit` over the pixels within ``radius_deg`` of a direction.
+
+    The direction may lie outside the image (a bright source beyond its edge): the
+    pixels nearest it are compared. Raises when no pixel is that close.
+    """
+    residual, noise_image = Path(residual), Path(noise_image)
+    data, wcs, _ = read_plane(residual)
+    rows, columns = np.indices(data.shape)
+    pixels = wcs.pixel_to_world(columns.ravel(), rows.ravel())
+    near = (pixels.separation(SkyCoord(ra_deg * u.deg, dec_deg * u.deg)).deg < radius_deg).reshape(
+        data.shape
+    )
+    if not near.any():
+        raise InputError(f"no pixel within {radius_deg} deg of ({ra_deg}, {dec_deg})", residual)
+    noise = np.squeeze(fits.getdata(noise_image)).astype(float)
+    return ThermalLimit(
+        residual=residual,
+        noise_image=noise_image,
+        residual_rms_jy=robust_scatter(data[near]),
+        noise_rms_jy=robust_scatter(noise[near]),
     )

@@ -19,7 +19,7 @@ def expected_truth(
     pb_model: str = "gaussian",
     bandwidth_hz: float = 0.0,
 ) -> Table:
-    """Truth positions and the flux each should show in an image at ``frequency_hz``.
+    """Truth components, their intrinsic sizes and the flux each should show in an image.
 
     ``truth`` is a SkyModel or a file ``read_sky`` reads (a simulated truth, or a
     reference catalogue the user supplies). With ``pointing_deg`` the image is taken
@@ -33,7 +33,16 @@ def expected_truth(
     if pointing_deg is not None:
         offsets = np.deg2rad(sky.separation_deg(*pointing_deg))
         flux = flux * primary_beam(offsets[:, np.newaxis], frequencies, model=pb_model)
-    return Table({"ra_deg": sky.ra_deg, "dec_deg": sky.dec_deg, "flux_jy": flux.mean(axis=1)})
+    return Table(
+        {
+            "name": sky.names,
+            "ra_deg": sky.ra_deg,
+            "dec_deg": sky.dec_deg,
+            "flux_jy": flux.mean(axis=1),
+            "major_arcsec": sky.major_arcsec,
+            "minor_arcsec": sky.minor_arcsec,
+        }
+    )
 
 
 def find_simulation_truth(directory: str | os.PathLike[str]) -> Path | None:

@@ -14,6 +14,7 @@ from flint.working.copy import (
     make_working_copy,
 )
 from flint.working.gains import AppliedGains, applied_solutions, apply_gains, fill_noise
+from flint.working.peeling import find_outliers_in_place, refine_in_place, subtract_in_place
 from flint.working.record import steps_dir
 from flint.working.rounds import image_round, keep_round_copy, noise_image, solve_round
 from flint.working.summary import RunSummary, describe_summary, summarise_run
@@ -29,12 +30,15 @@ __all__ = [
     "describe_summary",
     "ensure_clean",
     "fill_noise",
+    "find_outliers_in_place",
     "flag_in_place",
     "image_round",
     "keep_round_copy",
     "make_working_copy",
     "noise_image",
+    "refine_in_place",
     "solve_round",
     "steps_dir",
+    "subtract_in_place",
     "summarise_run",
 ]

@@ -29,6 +29,7 @@ from flint.ms.layout import detect_layout
 from flint.ms.select import copy_field
 from flint.working.record import (
     APPLIED,
+    HELD,
     LEDGER,
     REBUILD,
     TRANSIENT,
@@ -147,7 +148,7 @@ def ensure_clean(ms: str | os.PathLike[str]) -> dict:
         return rebuild(ms, record, len(ledger(record)))
     if pending.get("kind") == TRANSIENT and ms.exists():
         try:
-            drop_columns(ms, TRANSIENT_COLUMNS, record)
+            drop_columns(ms, tuple(pending.get("columns", TRANSIENT_COLUMNS)), record)
             logger.warning("%s: dropped a column left by an interrupted %s", ms, pending["what"])
             return read_record(ms) or record
         except Exception as error:  # the table itself is damaged: rebuild
@@ -162,7 +163,8 @@ def ensure_clean(ms: str | os.PathLike[str]) -> dict:
 
 
 def drop_columns(ms: Path, columns: tuple[str, ...], record: dict | None = None) -> None:
-    """Drop ``columns`` (those present) from working copy ``ms`` and re-mark it clean."""
+    """Drop ``columns`` (those present) from working copy ``ms`` and re-mark it clean; what
+    its record says of them (amendments, held outputs) goes too."""
     record = record if record is not None else read_record(ms)
     with open_ms(ms, readonly=False) as tab:
         present = [column for column in columns if column in tab.colnames()]
@@ -170,6 +172,11 @@ def drop_columns(ms: Path, columns: tuple[str, ...], record: dict | None = None)
             tab.removecols(present)
     if record is not None:
         record.pop(PENDING, None)
+        for key in ("amendments", HELD):
+            if key in record:
+                record[key] = {k: v for k, v in record[key].items() if k not in columns}
+        if not record.get("amendments"):
+            record.pop("amendments", None)
         write_record(ms, record)
 
 
@@ -222,7 +229,8 @@ def rebuild(ms: str | os.PathLike[str], record: dict, keep: int) -> dict:
         for entry in entries:
             logger.info("Replaying %s on %s", entry["step"], ms)
             REPLAY[entry["step"]](temporary, entry["args"])
-    record = {key: value for key, value in record.items() if key not in (PENDING, APPLIED)}
+    dropped = (PENDING, APPLIED, HELD)  # the copy is remade: no gains, no derived columns
+    record = {key: value for key, value in record.items() if key not in dropped}
     record = _set_ledger(record, entries)
     write_record(ms, record)
     sync_markers(ms, entries)

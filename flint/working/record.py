@@ -9,7 +9,11 @@ the recipe that made it:
 - ``applied``: the identity of the self-calibration gains applied to DATA, whose values
   are kept in ``<ms>.steps/applied.bin`` (undone before other gains are applied). Not part
   of the identity: steps that need DATA under given gains ask for them;
-- ``pending``: a change in progress (see :func:`changing`).
+- ``held``: for each derived column a step outside the ledger wrote (peeling's
+  ``PEELED_DATA``, ``OUTLIER_DATA``, ``FIELD_MODEL``, :mod:`flint.working.peeling`), the
+  key of the recipe whose output it holds now; one column serves every round, so a step
+  is done only while the column holds its output;
+- ``pending``: a change in progress (see :func:`changing` and :func:`writing_columns`).
 
 Each ledger step leaves a completion marker ``<ms>.steps/<step>-<key>``.
 """
@@ -32,6 +36,7 @@ STEPS_SUFFIX = ".steps"
 APPLIED_GAINS = "applied.bin"
 LEDGER = "ledger"
 APPLIED = "applied"
+HELD = "held"
 TRANSIENT = "transient"
 """Pending kind of a change that only adds or drops a transient column (cheap to repair)."""
 REBUILD = "rebuild"
@@ -99,6 +104,33 @@ def changing(ms: str | os.PathLike[str], kind: str, what: str) -> Iterator[dict]
     write_record(ms, record)
     yield record
     record.pop(PENDING, None)
+    write_record(ms, record)
+
+
+@contextmanager
+def writing_columns(
+    ms: str | os.PathLike[str], what: str, columns: tuple[str, ...]
+) -> Iterator[dict[str, str]]:
+    """Mark ``ms`` pending while a step writes derived ``columns`` (and may amend the
+    sidecar itself, as :mod:`flint.peel` does); yield a dict to fill with the recipe key
+    each column now holds (``held``).
+
+    Once the block ends without error the sidecar the step left is kept, unmarked, with
+    ``columns``' held keys replaced; if it does not, the next step that uses the copy drops
+    ``columns`` (:func:`flint.working.ensure_clean`): they are remade, never trusted half
+    written.
+    """
+    record = read_record(ms)
+    if record is None:
+        raise FileNotFoundError(f"{ms}: not a working copy (no sidecar)")
+    record[PENDING] = {"kind": TRANSIENT, "what": what, "columns": list(columns)}
+    write_record(ms, record)
+    held: dict[str, str] = {}
+    yield held
+    record = read_record(ms) or record
+    record.pop(PENDING, None)
+    others = {key: value for key, value in record.get(HELD, {}).items() if key not in columns}
+    record[HELD] = {**others, **held}
     write_record(ms, record)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from flint.atomic import copy_atomically
@@ -59,7 +59,7 @@ def image_round(
     )
 
 
-def _model_images(model: ImageProducts) -> list[Path]:
+def model_images(model: ImageProducts) -> list[Path]:
     """The images wsclean predicts from: the sub-band models (the only one without sub-bands)."""
     return [
         path
@@ -68,35 +68,50 @@ def _model_images(model: ImageProducts) -> list[Path]:
     ]
 
 
+def predict_into(ms: Path, model: ImageProducts) -> None:
+    """Predict ``model``'s model images into MODEL_DATA of working copy ``ms`` (a column of
+    its own storage, added if missing; the caller marks the copy as changing)."""
+    add_column(ms, MODEL_COLUMN, like="DATA", fill=None, exist_ok=True)
+    predict_model_column(ms, model.prefix, model.options, amend_column=False)
+
+
 def solve_round(
     ms: str | os.PathLike[str],
     model: ImageProducts,
     solutions_path: str | os.PathLike[str],
     options: GainSolveOptions | None = None,
     keep_model: bool = False,
+    model_columns: Sequence[str] = (MODEL_COLUMN,),
 ) -> SelfcalGains:
     """Solve gains of working copy ``ms`` against the model images of ``model`` (the
     previous round's products) into ``solutions_path``.
 
     The model is predicted into MODEL_DATA (wsclean ``-predict``), which is dropped once the
-    gains are solved unless ``keep_model``. Whatever gains DATA holds are undone on the fly:
-    the gains correct the bandpass-calibrated data. Gains solved from the same data, model
-    images and options are reused.
+    gains are solved unless ``keep_model``. ``model_columns`` are summed into the model:
+    other columns (peeling's ``FIELD_MODEL`` instead of MODEL_DATA, its ``OUTLIER_DATA``
+    besides, :mod:`flint.working.peeling`) must be in the copy already. Whatever gains
+    DATA holds are undone on the fly: the gains correct the bandpass-calibrated data. Gains
+    solved from the same data (its columns included), model images and options are reused.
     """
     ms, solutions_path = Path(ms), Path(solutions_path)
     options = options or GainSolveOptions()
+    model_columns = list(model_columns)
     ensure_clean(ms)
-    models = _model_images(model)
-    recipe = Recipe.of("selfcal", {"ms": ms, "model": models}, {"options": options})
+    models = model_images(model)
+    recipe = Recipe.of(
+        "selfcal",
+        {"ms": ms, "model": models},
+        {"options": options, "model_columns": model_columns},
+    )
     if recipe.made(solutions_path):
         logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
     record = ensure_clean(ms)
     applied = applied_solutions(ms, record)
     with changing(ms, TRANSIENT, MODEL_COLUMN):
-        add_column(ms, MODEL_COLUMN, like="DATA", fill=None, exist_ok=True)  # its own storage
-        predict_model_column(ms, model.prefix, model.options, amend_column=False)
-        solutions = compute_selfcal_gains(ms, options, "DATA", MODEL_COLUMN, applied)
+        if MODEL_COLUMN in model_columns:
+            predict_into(ms, model)
+        solutions = compute_selfcal_gains(ms, options, "DATA", model_columns, applied)
     if not keep_model:
         drop_columns(ms, (MODEL_COLUMN,))
     write_solutions(solutions, solutions_path, overwrite=True)

@@ -17,6 +17,8 @@ _ROUND_COPY = re.compile(r"\.round\d+\.ms$")
 DROPPED = (
     "MODEL_DATA of the working copy, once each round's gains are solved",
     "NOISE_DATA of the working copy, once the thermal-limit image is made",
+    "peeling's PEEL_RESIDUAL and MODEL_DATA columns of the working copy, once each "
+    "peeling step is done",
     "wsclean's sub-band dirty, residual and PSF images, and its reordering files",
 )
 """Intermediates a run drops unless it keeps them (``keep_intermediates``)."""

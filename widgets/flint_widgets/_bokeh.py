@@ -1,9 +1,11 @@
-"""Bokeh inside widgets: BokehJS loaded inline into the page (offline), views brought up to date."""
+"""Bokeh inside widgets: BokehJS loaded inline into the page (offline), views kept up to date."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+
+from jupyter_bokeh import BokehModel
 
 
 def load_bokehjs() -> None:
@@ -18,8 +20,24 @@ def load_bokehjs() -> None:
     output_notebook(INLINE, hide_banner=True)
 
 
-def refresh(views: Iterable[Any]) -> None:
-    """Re-serialise ``BokehModel`` widgets: changes made before their first display are
-    otherwise lost (they are sent as patches, and no view existed to receive them)."""
+class BokehView(BokehModel):
+    """A bokeh layout as a widget (Python callbacks without a bokeh server), with a CSS class."""
+
+    def __init__(self, model: Any, css_class: str | None = None, **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        if css_class:
+            self.add_class(css_class)
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    def refresh(self) -> None:
+        """Re-serialise the model: changes made before the first display are otherwise lost
+        (they are sent as patches, and no view existed to receive them)."""
+        self.update_from_model(self._model)
+
+
+def refresh(views: Iterable[BokehView]) -> None:
     for view in views:
-        view.update_from_model(view._model)
+        view.refresh()

@@ -1,4 +1,4 @@
-"""What every panel shares: a status line, a busy flag, and error reporting in the panel."""
+"""What every panel shares: the session, a status line, a busy flag, errors shown in the panel."""
 
 from __future__ import annotations
 
@@ -12,20 +12,29 @@ from typing import Any, TypeVar
 import ipywidgets as w
 import traitlets
 
-from flint_widgets._background import BACKGROUND
+from flint.prefect.workbench import Session
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 _COLOURS = {"info": "#333", "success": "#2e7d32", "warning": "#b26a00", "error": "#c62828"}
+STATE_COLOURS = {
+    "COMPLETED": "#2e7d32",
+    "FAILED": "#c62828",
+    "CRASHED": "#ef6c00",
+    "RUNNING": "#1565c0",
+    "PENDING": "#9e9e9e",
+    "SCHEDULED": "#fbc02d",
+    "CANCELLED": "#616161",
+    "CANCELLING": "#8d6e63",
+    "PAUSED": "#6a1b9a",
+}
 
 
 def busy(
     method: Callable[..., Coroutine[Any, Any, T]],
 ) -> Callable[..., concurrent.futures.Future[T]]:
-    """Run an async panel method in the background with ``busy`` set; errors go to the status.
-
-    The decorated method returns a ``Future`` at once; ``busy`` is cleared in ``finally``.
-    """
+    """Run an async panel method on the session's background loop with ``busy`` set; errors
+    go to the status line. The decorated method returns a ``Future`` at once."""
 
     @functools.wraps(method)
     def wrapper(self: Panel, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
@@ -39,26 +48,54 @@ def busy(
             finally:
                 self.busy = False
 
-        return BACKGROUND.submit(run())
+        return self.session.background.submit(run())
 
     return wrapper
 
 
+def shown(widget: w.Widget, visible: bool) -> None:
+    """Show or hide ``widget`` (hidden widgets take no room: nothing empty is drawn)."""
+    widget.layout.display = None if visible else "none"
+
+
 class Panel(w.VBox):
-    """A VBox with ``status`` (last message), ``message_level`` and ``busy`` traits."""
+    """A VBox over a :class:`~flint.prefect.workbench.Session`, with ``status`` (last
+    message), ``message_level`` and ``busy`` traits."""
 
     busy = traitlets.Bool(False)
     message = traitlets.Unicode("")
     message_level = traitlets.Unicode("info")
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, session: Session | None = None, **kwargs: Any) -> None:
+        self.session = session or Session()
         self.status = w.HTML()
+        self._updating = False
         super().__init__(**kwargs)
         self.add_class("flint-panel")
 
+    def _set(self, picker: w.Dropdown, options: list, value: Any) -> None:
+        """Change a picker's options and value without acting on it as on a user's pick."""
+        self._updating = True
+        try:
+            picker.options, picker.value = options, value
+        finally:
+            self._updating = False
+
+    def _quiet(self, action: Callable[..., Any], *args: Any) -> None:
+        """Run ``action`` for a user's pick, not for the panel's own updates (or a None)."""
+        if not self._updating and (not args or args[0] is not None):
+            action(*args)
+
+    def prepare_display(self) -> None:
+        """Bring bokeh views up to date before the panel is displayed (panels that have them)."""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.prepare_display()
+        return super()._repr_mimebundle_(**kwargs)
+
     def notify(self, text: str, level: str = "info") -> None:
         """Show ``text`` in the panel's status line (safe from any thread)."""
-        (logger.warning if level == "error" else logger.debug)("%s: %s", type(self).__name__, text)
+        logger.debug("%s (%s): %s", type(self).__name__, level, text)
         self.message_level = level
         self.message = text
         colour = _COLOURS.get(level, "#333")

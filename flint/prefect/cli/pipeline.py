@@ -29,6 +29,9 @@ def register_bandpass(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bandpass(args: argparse.Namespace) -> int:
+    from flint.prefect.progress import quiet_console
+
+    quiet_console(args.verbose)  # before Prefect is imported
     from flint.prefect.flows.bandpass import bandpass_flow, check_bandpass_inputs
     from flint.prefect.running import run_flow
 
@@ -38,6 +41,8 @@ def _bandpass(args: argparse.Namespace) -> int:
     run_flow(
         bandpass_flow,
         cluster=args.cluster,
+        progress=True,
+        n_beams=len(observation.beams),
         calibrator_dir=args.calibrator_dir,
         output_dir=args.output,
         beams=args.beams,
@@ -69,6 +74,9 @@ def register_continuum(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _continuum(args: argparse.Namespace) -> int:
+    from flint.prefect.progress import quiet_console
+
+    quiet_console(args.verbose)  # before Prefect is imported
     from flint.prefect.flows.continuum import check_inputs, continuum_flow
     from flint.prefect.running import run_flow
 
@@ -77,6 +85,8 @@ def _continuum(args: argparse.Namespace) -> int:
     results = run_flow(
         continuum_flow,
         cluster=args.cluster,
+        progress=True,
+        n_beams=len(observation.beams),
         science_dir=args.science_dir,
         bandpass_dir=args.bandpass,
         output_dir=args.output,
@@ -84,26 +94,32 @@ def _continuum(args: argparse.Namespace) -> int:
         beams=args.beams,
         truth=args.truth,
     )
-    _print_results(results)
+    _print_results(results, args.output)
     return 0
 
 
-def _print_results(results: list) -> None:
-    """The validation summary and each beam's distance from the thermal limit."""
+def _print_results(results: list, output_dir: Path | None = None) -> None:
+    """The final summary: each beam's distance from the thermal limit, the validation
+    summary, and where the products and the tools' logs are."""
     from flint.validation import ValidationResult
     from flint.validation.thermal import ThermalLimit
 
     for result in results:
         if isinstance(result, ThermalLimit):
-            print(
-                f"thermal limit  {result.residual.name}: residual rms "
-                f"{1e6 * result.residual_rms_jy:.1f} uJy = {result.ratio:.3f} x noise-only image "
-                f"({1e6 * result.noise_rms_jy:.1f} uJy)"
+            print(  # one terminal row of 120 columns: residual rms over the noise imaged alone
+                f"thermal  {result.residual.name}: rms {1e6 * result.residual_rms_jy:.1f} uJy "
+                f"= {result.ratio:.3f} x noise alone ({1e6 * result.noise_rms_jy:.1f} uJy)"
             )
     for result in results:
         if isinstance(result, ValidationResult):
             print(result.summary.describe())
             print(f"validation figure: {result.figure}")
+    if output_dir is not None:
+        print(f"products: {output_dir} (tool logs beside them: beamNN/images/*.log, */logs/)")
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def register_demo(subparsers: argparse._SubParsersAction) -> None:
@@ -121,25 +137,52 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
         default="raw",
         help="deliver the simulated data as the telescope (raw), CASDA or flint would (raw)",
     )
+    parser.add_argument(
+        "--sky",
+        choices=("realistic", "simple"),
+        default="simple",
+        help="simple (faint point sources; the demo strategy meets the thermal limit on it) or "
+        "realistic (extended, multi-component and bright sources, sources beyond the images "
+        "and in the sidelobes; not yet at the thermal limit) (default: simple)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the simulation (1)")
     _cluster_argument(parser)
     parser.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from flint.demo import DEMO_BEAMS, demo_strategy_path, simulate_demo
+    import time
+
+    from flint.prefect.progress import TerminalReporter, quiet_console
+
+    quiet_console(args.verbose)  # before Prefect is imported
+    from flint.demo import (
+        DEMO_BEAMS,
+        demo_strategy_path,
+        demo_summary,
+        simulate_demo,
+        write_demo_summary,
+    )
     from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
     from flint.prefect.flows.continuum import continuum_flow
     from flint.prefect.running import run_flow
     from flint.prefect.server.embedded import ensure_prefect_server
+    from flint.progress import listening
 
+    started = time.perf_counter()
     ensure_prefect_server()
     beams = tuple(args.beams or DEMO_BEAMS)
-    observation = simulate_demo(args.output / "data", beams=beams, layout=args.layout)
-    print(f"simulated ({args.layout} layout): {observation.field.sbid_dir}")
-    if observation.calibrator is not None:
-        print(f"calibrator:  {observation.calibrator.sbid_dir}")
-    print(f"truth:       {observation.field.truth_dir}")
+    with TerminalReporter() as reporter, listening(reporter.core):
+        observation = simulate_demo(
+            args.output / "data", beams=beams, seed=args.seed, layout=args.layout, sky=args.sky
+        )
+        reporter.say(
+            f"simulated ({args.sky} sky, {args.layout} layout): {observation.field.sbid_dir}"
+        )
+        if observation.calibrator is not None:
+            reporter.say(f"calibrator:  {observation.calibrator.sbid_dir}")
+        reporter.say(f"truth:       {observation.field.truth_dir}")
     bandpass_dir = None
     with running_cluster(load_cluster_config(args.cluster)) as address:  # one for both flows
         if observation.calibrator is not None:
@@ -147,16 +190,29 @@ def _demo(args: argparse.Namespace) -> int:
             run_flow(
                 bandpass_flow,
                 scheduler_address=address,
+                progress=True,
+                n_beams=len(beams),
                 calibrator_dir=observation.calibrator.sbid_dir,
                 output_dir=bandpass_dir,
             )
         results = run_flow(
             continuum_flow,
             scheduler_address=address,
+            progress=True,
+            n_beams=len(beams),
             science_dir=observation.field.sbid_dir,
             bandpass_dir=bandpass_dir,
             output_dir=args.output / "continuum",
             strategy=demo_strategy_path(),
         )
-    _print_results(results)
+    _print_results(results, args.output)
+    summary = demo_summary(results, time.perf_counter() - started, args.sky, args.layout)
+    path = write_demo_summary(args.output, summary)
+    ratios = ", ".join(f"{beam}: {ratio:.3f}" for beam, ratio in summary["thermal_ratio"].items())
+    print(  # the summary's numbers, as printed above, in two rows
+        f"summary: {path} ({summary['sky']} sky, {summary['layout']} layout, "
+        f"{summary['wall_s']:.0f} s)\n  thermal_ratio {{{ratios}}}, completeness "
+        f"{_number(summary['completeness'])}, median_flux_ratio "
+        f"{_number(summary['median_flux_ratio'])}"
+    )
     return 0

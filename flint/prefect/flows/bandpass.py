@@ -13,6 +13,7 @@ from flint.calibration.bandpass import BandpassOptions
 from flint.calibration.repair import RepairOptions
 from flint.errors import InputError
 from flint.ms import Observation, find_observation
+from flint.prefect.artifacts import publish_results
 from flint.prefect.cluster import default_task_runner
 from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import (
@@ -74,6 +75,7 @@ def bandpass_flow(
     logger.info("Bandpass calibrator: %s", observation.describe())
     output_dir.mkdir(parents=True, exist_ok=True)
     futures: list[PrefectFuture] = []
+    products: list[Path] = []
     for beam, state in observation.beams.items():
         ms, after = state.path, []
         if planned_steps(state, selections[beam]):
@@ -92,5 +94,10 @@ def bandpass_flow(
                 raw, output_dir / solutions_name(state.stem), options=repair, wait_for=[solved]
             )
         futures += [*after, solved, repaired]
+        products.append(output_dir / solutions_name(state.stem))
     logger.info("Bandpass of %d beam(s) submitted", len(observation.beams))
-    return futures
+    with labelled("publish"):
+        published = bind(publish_results, output_dir).submit(
+            output_dir, [], products, "Bandpass solutions", wait_for=futures
+        )
+    return [*futures, published]

@@ -9,14 +9,23 @@ changed in place (:mod:`flint.working`; the raw data are only read)::
     round 0: image DATA
     round r: mask (image r-1) -> solve gains against the model of image r-1 (predicted
              into MODEL_DATA for the solve only) -> apply them to DATA in place (undoing
-             round r-1's) -> image (with the mask, unless the round's masking says
-             use_fits_mask: false)
+             round r-1's) -> [peel] -> image (with the mask, unless the round's masking
+             says use_fits_mask: false) -> [refine]
     last round: image the simulated noise alone (before the last image), find sources
 
 At most two copies of a beam's visibilities are on disk at any moment: the raw data and
 the working copy. ``keep_intermediates`` also keeps a copy of the working copy as each
 round imaged it (``.roundN.ms``) and its MODEL_DATA and NOISE_DATA columns; what a run
 keeps is listed in ``<output_dir>/summary.json``.
+
+Peeling (the round's ``peel`` stage, see :mod:`flint.peel`): with ``subtract_outside``
+the first such round finds bright sources outside the image in a wide image, and every
+such round subtracts them (each cleaned in its own small image) and images
+``PEELED_DATA``; with ``refine_bright`` a round remodels its brightest sources at full
+resolution into ``FIELD_MODEL``. The next self-calibration solves against the round's
+model (``FIELD_MODEL`` or MODEL_DATA) plus the subtracted sources (``OUTLIER_DATA``).
+These columns live in the working copy, which records whose output each holds
+(:mod:`flint.working.peeling`); with peeling on it holds up to three more data columns.
 
 Joins (per round, waiting for every beam): convolve to a common resolution, mosaic,
 find sources on the mosaic; after the last round, validate against the truth (a
@@ -43,7 +52,9 @@ from flint.errors import InputError
 from flint.imaging import ImageProducts, WSCleanOptions
 from flint.imaging.command import expected_products
 from flint.ms import MSLayoutState, Observation, find_observation, open_ms
+from flint.peel import FIELD_COLUMN, OUTLIER_COLUMN, PEELED_COLUMN
 from flint.prefect import tasks
+from flint.prefect.artifacts import publish_results
 from flint.prefect.cluster import default_task_runner
 from flint.prefect.holding import one_run_per_output_dir
 from flint.prefect.tasks import bind, labelled
@@ -65,10 +76,18 @@ class BeamChain:
     """The beam's working copy."""
     image: ImageProducts
     imaged: PrefectFuture
+    modelled: PrefectFuture
+    """The model the next self-calibration solves against is complete (image, refinement)."""
     gains: Path | None = None
     """The gains the round's image was made with (None: the bandpass alone)."""
     ready: PrefectFuture | None = None
-    """The last task that changed the working copy's DATA (its gains applied)."""
+    """The last task that changed the working copy (its gains applied, a column written)."""
+    outliers: PrefectFuture | None = None
+    """The bright sources outside the image (found once, by the first peeling round)."""
+    peeled: bool = False
+    """This round imaged data with those sources subtracted (its model lacks them)."""
+    model_column: str = "MODEL_DATA"
+    """The round's model of the field: the image's, or refined (``FIELD_MODEL``)."""
 
 
 SUB_BAND_KINDS = ("image", "model")
@@ -91,7 +110,11 @@ def _imaging(strategy: Strategy, round_number: int, **changes) -> WSCleanOptions
 
 
 def _start_beam(
-    state: MSLayoutState, solutions: Path | None, output_dir: Path, strategy: Strategy
+    state: MSLayoutState,
+    solutions: Path | None,
+    output_dir: Path,
+    strategy: Strategy,
+    keep_intermediates: bool = False,
 ) -> BeamChain:
     beam, stem = state.beam, state.stem
     directory = output_dir / f"beam{beam:02d}"
@@ -107,7 +130,10 @@ def _start_beam(
             ms, log_path=directory / "logs" / "aoflagger.log", wait_for=[after]
         )
     options = _imaging(strategy, 0)
-    return _image(beam, stem, directory, ms, options, 0, output_dir, None, [flagged])
+    return _image(
+        beam, stem, directory, ms, options, 0, strategy, output_dir, None, [flagged],
+        keep_intermediates=keep_intermediates,
+    )  # fmt: skip
 
 
 def check_inputs(
@@ -157,7 +183,35 @@ def _bandpass_of_beams(
     return chosen
 
 
-def _image(beam, stem, directory, ms, options, round_number, output_dir, gains, after):
+def _image(
+    beam, stem, directory, ms, options, round_number, strategy, output_dir, gains, after,
+    previous=None, keep_intermediates=False,
+):  # fmt: skip
+    """Image one round of the working copy (peeling first or after it, as the round's
+    ``peel`` stage says; the peel columns live in the working copy, :mod:`flint.working`)."""
+    peel = options_for_round(strategy, "peel", round_number)
+    peel_dir = directory / "peel"
+    outliers = previous.outliers if previous is not None else None
+    if peel.subtract_outside:
+        if outliers is None:
+            with labelled("outliers", beam, round_number):
+                outliers = bind(tasks.find_outliers_task, output_dir).submit(
+                    ms, options, peel, peel_dir / f"{stem}.outliers.json", gains,
+                    wait_for=after,
+                )  # fmt: skip
+        # the previous round's model, if it imaged peeled data (else its edge holds parts
+        # of the sources being peeled)
+        peeled_before = previous is not None and previous.peeled
+        with labelled("peel", beam, round_number):
+            after = [
+                bind(tasks.peel_task, output_dir).submit(
+                    ms, outliers, options, peel, peel_dir / f"round{round_number}" / "outside",
+                    gains, previous.imaged if peeled_before else None,
+                    previous.model_column if peeled_before else None,
+                    keep_columns=keep_intermediates, wait_for=after,
+                )
+            ]  # fmt: skip
+        options = options.with_options(data_column=PEELED_COLUMN)
     name = f"{stem}.round{round_number}"
     image = image_products(directory / "images" / name, options, SUB_BAND_KINDS)
     with labelled("image", beam, round_number):
@@ -165,7 +219,18 @@ def _image(beam, stem, directory, ms, options, round_number, output_dir, gains, 
             ms, options, directory / "images", name, gains, channel_kinds=SUB_BAND_KINDS,
             wait_for=after,
         )  # fmt: skip
-    return BeamChain(beam, stem, directory, ms, image, imaged, gains, imaged)
+    chain = BeamChain(
+        beam, stem, directory, ms, image, imaged, modelled=imaged, gains=gains, ready=imaged,
+        outliers=outliers, peeled=peel.subtract_outside,
+    )  # fmt: skip
+    if peel.refine_bright and round_number < strategy.selfcal_rounds:
+        with labelled("refine", beam, round_number):
+            chain.modelled = chain.ready = bind(tasks.refine_task, output_dir).submit(
+                ms, imaged, peel, peel_dir / f"round{round_number}" / "bright", gains,
+                keep_columns=keep_intermediates, wait_for=[imaged],
+            )  # fmt: skip
+        chain.model_column = FIELD_COLUMN
+    return chain
 
 
 def _find(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: Path):
@@ -208,7 +273,10 @@ def _selfcal_round(
             gains,
             options_for_round(strategy, "gain_solve", round_number),
             keep_model=keep_intermediates,
-            wait_for=[chain.ready],
+            model_columns=[chain.model_column, OUTLIER_COLUMN]
+            if chain.peeled
+            else [chain.model_column],
+            wait_for=[chain.modelled, chain.ready],
         )
     with labelled("apply", beam, round_number):
         applied = bind(tasks.apply_gains_task, output_dir).submit(
@@ -232,8 +300,9 @@ def _selfcal_round(
         after.append(noise_image)
     options = _imaging(strategy, round_number, fits_mask=mask)
     next_chain = _image(
-        beam, stem, directory, chain.ms, options, round_number, output_dir, gains, after
-    )
+        beam, stem, directory, chain.ms, options, round_number, strategy, output_dir, gains,
+        after, chain, keep_intermediates,
+    )  # fmt: skip
     return next_chain, noise_image
 
 
@@ -293,7 +362,7 @@ def continuum_flow(
     chains = []
     noise_beams = set()  # simulated data carry the noise alone, for the thermal limit
     for beam, state in observation.beams.items():
-        chains.append(_start_beam(state, solutions[beam], output_dir, plan))
+        chains.append(_start_beam(state, solutions[beam], output_dir, plan, keep_intermediates))
         with open_ms(state.path) as tab:
             if "NOISE_DATA" in tab.colnames():
                 noise_beams.add(beam)
@@ -329,10 +398,17 @@ def continuum_flow(
             wait_for=[mosaicked],
         )
     futures.append(found)
-    futures += _validation(
+    checks = _validation(
         chains, noise_beams, noise_images, mosaic, found, plan, Path(science_dir), truth,
         output_dir, keep_intermediates,
     )  # fmt: skip
+    products = [mosaic, source_find_paths(mosaic, mosaic.parent / "catalogues").catalogue_fits]
+    products += [chain.image.image for chain in chains]
+    with labelled("publish"):
+        published = bind(publish_results, output_dir).submit(
+            output_dir, checks, products, "Continuum products", wait_for=[found, *checks]
+        )
+    futures += [*checks, published]
     with labelled("summary"):
         futures.append(
             bind(tasks.summary_task, output_dir).submit(

@@ -24,6 +24,7 @@ def simulate_flow(
     min_flux_jy: float = 2e-3,
     seed: int = 1,
     layout: Literal["raw", "casda", "flint"] = "raw",
+    sky: Literal["simple", "realistic"] = "simple",
 ) -> list[PrefectFuture]:
     """Simulate the demo's PKS B1934-638 scan and science field of ``beams``.
 
@@ -31,7 +32,7 @@ def simulate_flow(
     ``output_dir/field/SB<sbid>`` with its truth (the continuum flow's input), delivered as
     ``layout`` says (CASDA: the calibrated field alone); a rerun finds the finished
     measurement sets and leaves them alone. ``min_flux_jy`` is the faintest source of the
-    simulated sky.
+    simulated sky; ``sky`` is ``realistic`` or ``simple`` (see :mod:`flint.demo`).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def simulate_flow(
     with labelled("field"):
         futures.append(
             bind(tasks.simulate_field_task, output_dir).submit(
-                output_dir, tuple(beams), min_flux_jy, seed, layout
+                output_dir, tuple(beams), min_flux_jy, seed, layout, sky
             )
         )
     logger.info("Simulating the demo (%s layout) of beams %s", layout, list(beams))

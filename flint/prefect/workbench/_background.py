@@ -1,4 +1,4 @@
-"""The one place background work runs: an asyncio loop in a daemon thread, shared by panels.
+"""The one place background work runs: an asyncio loop in a daemon thread, shared by the workbench.
 
 Panels never block the kernel: they hand coroutines here and update their widgets from the
 results through traits only. Periodic jobs (live status, run polling) are keyed, so a panel

@@ -1,0 +1,212 @@
+"""The terminal while a flow runs: one line per task start and finish, a progress bar per
+stage and round, and the core's own progress (the simulation), drawn with rich on one
+live status line.
+
+The lines come from the run follower (:class:`flint.prefect.workbench.RunFollower`, Prefect's
+events), the same reader the workbench's Runs panel uses; tools' output stays in their log
+files and the Prefect and Dask consoles are quiet (:func:`quiet_console`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flint.prefect.runs import TERMINAL_STATES, TaskRunInfo, parse_task_label
+
+logger = logging.getLogger(__name__)
+
+BAR_NAMES = {
+    "calibrator": "simulate calibrator", "field": "simulate field",
+    "preprocess": "preprocess (copy)", "apply": "apply (copy)",
+    "split": "split (copy)", "flag": "flag", "solve": "solve bandpass", "repair": "repair",
+    "mask": "mask", "selfcal": "solve self-cal", "image": "image", "noise": "image noise",
+    "convolve": "convolve", "mosaic": "mosaic", "find": "find sources", "validate": "validate",
+}  # fmt: skip
+"""Descriptions of the progress bars, one per stage and round (a grid column)."""
+SETTLE_SECONDS = 10.0
+"""After the flow returns, how long its last task events may take to arrive."""
+
+
+def quiet_console(verbose: int = 0) -> None:
+    """Keep Prefect's and Dask's consoles (here and in worker processes) to warnings, and
+    flint's to warnings in this process; ``verbose``: INFO, and tools' output tails (DEBUG).
+
+    Call before Prefect is imported: worker processes inherit the environment.
+    """
+    if verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LOGGERS_FLINT_LEVEL", "DEBUG")
+        return
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    for handler in logging.getLogger("flint").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.WARNING)
+
+
+def _seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{seconds:.1f} s"
+
+
+@dataclass
+class Bar:
+    """One progress bar: ``done`` of ``total`` units of ``description``."""
+
+    description: str
+    total: float
+    done: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+    def render(self, width: int = 10) -> str:
+        filled = round(width * min(1.0, self.done / self.total)) if self.total else 0
+        count = f"{self.done:g}/{self.total:g}"
+        return f"{self.description} {'━' * filled}{'─' * (width - filled)} {count}"
+
+
+class TerminalReporter:
+    """Listens to a run follower (``reporter(change)``) and to :mod:`flint.progress`.
+
+    Lines are printed above one live status line holding every active bar side by side: a
+    terminal redraws that line in place, so only the printed lines add to what scrolls.
+    """
+
+    def __init__(self, console: object | None = None, beams: int | None = None) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = console or Console(file=sys.stderr, highlight=False)
+        self.beams = beams
+        self.bars: dict[str, Bar] = {}
+        self._columns: dict[str, dict] = {}
+        self._lock = threading.RLock()
+        self._since = time.monotonic()
+        self.lines = 0
+        self.failed: list[TaskRunInfo] = []
+        self.started: set[str] = set()
+        self.finished: set[str] = set()
+        self.live = Live(
+            get_renderable=self._status, console=self.console, transient=True,
+            refresh_per_second=4, redirect_stdout=False, redirect_stderr=False,
+        )  # fmt: skip
+
+    def __enter__(self) -> TerminalReporter:
+        self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.stop()
+
+    def _status(self) -> object:
+        from rich.text import Text
+
+        # no lock here: rich calls this holding its own lock, which say() needs to print
+        bars = [bar.render() for bar in list(self.bars.values())]
+        minutes, seconds = divmod(int(time.monotonic() - self._since), 60)
+        text = Text(" · ".join([*bars, f"{minutes}:{seconds:02d}"]), no_wrap=True)
+        text.truncate(max(20, self.console.width - 1), overflow="ellipsis")
+        return text
+
+    def say(self, text: str) -> None:
+        """One line above the live status."""
+        with self._lock:  # (never held while printing: rich's lock is taken inside print)
+            self.lines += 1
+        self.console.print(text, markup=False, soft_wrap=True)  # the terminal wraps, not rich
+
+    # --- tasks (from the run follower) ----------------------------------------------------
+    def __call__(self, change: object) -> None:
+        task, before = getattr(change, "task", None), getattr(change, "before", None)
+        if getattr(change, "kind", None) != "task" or task is None:
+            return
+        was = before.state_type if before else None
+        if task.state_type == "RUNNING" and was != "RUNNING" and task.id not in self.started:
+            self.started.add(task.id)
+            self._advance(task, started=True)
+            self.say(f"{self._now()} started   {task.name}")
+        elif task.state_type in TERMINAL_STATES and task.id not in self.finished:
+            self.finished.add(task.id)
+            self._advance(task, started=False)
+            self.say(self._finish_line(task))
+
+    def _finish_line(self, task: TaskRunInfo) -> str:
+        if task.state_type == "COMPLETED":
+            word = "cached" if task.state_name == "Cached" else "finished"
+            return f"{self._now()} {word:<9} {task.name}  {_seconds(task.seconds())}".rstrip()
+        self.failed.append(task)
+        why = task.state_message.strip().splitlines()
+        reason = f": {why[0][:200]}" if why else ""
+        return f"{self._now()} {task.state_name.upper():<9} {task.name}{reason}"
+
+    @staticmethod
+    def _now() -> str:
+        return datetime.now(UTC).astimezone().strftime("%H:%M:%S")
+
+    def _advance(self, task: TaskRunInfo, started: bool) -> None:
+        """The bar of the task's grid column: beams done of beams (one for whole-field tasks)."""
+        label = parse_task_label(task.name, task.tags)
+        whole = label.beam == "all"
+        key = label.column + (" (all)" if whole else "")
+        with self._lock:
+            column = self._columns.setdefault(key, {"members": set(), "done": set()})
+            column["members"].add(task.id)
+            if not started:
+                column["done"].add(task.id)
+            total = (
+                len(column["members"]) if whole else max(len(column["members"]), self.beams or 0)
+            )
+            done = len(column["done"])
+            if done >= total:
+                self.bars.pop(key, None)
+                return
+            if key not in self.bars:
+                description = BAR_NAMES.get(label.stage, label.stage)
+                if label.round is not None:
+                    description += f" {label.round}"
+                self.bars[key] = Bar(description, total)
+            self.bars[key].total, self.bars[key].done = total, done
+
+    # --- the core's own progress (flint.progress) ----------------------------------------
+    def core(self, step: str, done: float, total: float) -> None:
+        with self._lock:
+            if done >= total:
+                self.bars.pop(step, None)
+            else:
+                self.bars.setdefault(step, Bar(step, total)).done = done
+
+
+@contextmanager
+def terminal_progress(flow_run_name: str, beams: int | None = None) -> Iterator[TerminalReporter]:
+    """Follow the flow run named ``flow_run_name`` (started inside the block) on the
+    terminal; after the block, wait briefly for its last task events."""
+    from flint.prefect.workbench.follower import RunFollower
+
+    follower = RunFollower()
+    with TerminalReporter(beams=beams) as reporter:
+        follower.subscribe(reporter)
+        follower.follow_name(flow_run_name)
+        try:
+            yield reporter
+        finally:
+            deadline = time.monotonic() + SETTLE_SECONDS
+            while time.monotonic() < deadline and not _settled(follower, reporter):
+                time.sleep(0.2)
+            follower.close()
+
+
+def _settled(follower: object, reporter: TerminalReporter) -> bool:
+    run = getattr(follower, "run", None)
+    tasks = getattr(follower, "tasks", {})
+    return (
+        run is not None
+        and run.finished
+        and all(t.finished for t in tasks.values())
+        and set(tasks) <= reporter.finished
+    )

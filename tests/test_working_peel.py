@@ -19,6 +19,7 @@ import pytest
 from casacore.tables import table
 
 from flint.calibration.solutions import AOSolutions, read_solutions, write_solutions
+from flint.errors import MeasurementSetError
 from flint.footprint import Footprint
 from flint.identity import read_sidecar
 from flint.imaging import WSCleanOptions
@@ -144,7 +145,8 @@ def test_peeling_in_the_working_copy(tmp_path: Path) -> None:
         assert not SCRATCH & _columns(ms)  # peeling's scratch columns are gone
 
     round0 = peel_dir / "round0"
-    assert not subtract_in_place(ms, found, IMAGE, PEEL, round0).skipped
+    first = subtract_in_place(ms, found, IMAGE, PEEL, round0)
+    assert not first.skipped and first.n_sources == 1
     holds_round0()
     assert subtract_in_place(ms, found, IMAGE, PEEL, round0).skipped  # held: nothing to do
 
@@ -152,29 +154,31 @@ def test_peeling_in_the_working_copy(tmp_path: Path) -> None:
     gains = _phase_gains(ms, tmp_path / "round1.gains.bin", seed=5)
     assert not subtract_in_place(ms, found, IMAGE, PEEL, peel_dir / "round1", gains).skipped
     assert np.abs(_column(ms, PEELED_COLUMN) - expected[PEELED_COLUMN]).max() > 0.1 * apparent
+    peeled_image = IMAGE.with_options(data_column=PEELED_COLUMN)
+    with pytest.raises(MeasurementSetError, match="no longer hold"):  # never round 1's data
+        image_round(ms, peeled_image, tmp_path / "images", "work.round0", held=[first])
     # redoing round 0 is killed while a source is imaged: the half-written columns are
     # dropped, then redone
     _kill_during_a_source_image(ms, peel_dir / "outliers.json", round0)
     assert read_sidecar(ms)["pending"]["what"] == "peel"
     ensure_clean(ms)
     assert not {PEELED_COLUMN, OUTLIER_COLUMN} & _columns(ms)
-    assert not subtract_in_place(ms, found, IMAGE, PEEL, round0).skipped
+    again = subtract_in_place(ms, found, IMAGE, PEEL, round0)
+    assert not again.skipped and again.columns == first.columns
     holds_round0()
 
     # refined at full resolution (the working copy's image writes no MODEL_DATA: the round's
     # model is predicted first), then solved against FIELD_MODEL + OUTLIER_DATA
-    imaged = image_round(
-        ms, IMAGE.with_options(data_column=PEELED_COLUMN), tmp_path / "images", "work.round0"
-    )
+    imaged = image_round(ms, peeled_image, tmp_path / "images", "work.round0", held=[again])
     refined = refine_in_place(ms, imaged, PEEL, peel_dir / "round0-bright")
-    assert refined.column == FIELD_COLUMN and refined.n_sources >= 1
+    assert set(refined.columns) == {FIELD_COLUMN} and refined.n_sources >= 1
     assert refine_in_place(ms, imaged, PEEL, peel_dir / "round0-bright").skipped
     assert not SCRATCH & _columns(ms)
     apply_gains(ms, gains)  # undone on the fly by the solve: the data hold no gain errors
     phases = {}
     for name, columns in (("field", [FIELD_COLUMN]), ("all", [FIELD_COLUMN, OUTLIER_COLUMN])):
         path = tmp_path / f"{name}.gains.bin"
-        solve_round(ms, imaged, path, SOLVE, model_columns=columns)
+        solve_round(ms, imaged, path, SOLVE, model_columns=columns, held=[refined, again])
         phases[name] = np.degrees(np.abs(np.angle(read_solutions(path).gains[..., [0, 3]])))
     print({name: (float(np.median(p)), float(p.max())) for name, p in phases.items()})
     assert np.median(phases["all"]) < 1.0  # deg; the outer antennas' are pulled by the

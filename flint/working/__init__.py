@@ -15,13 +15,14 @@ from flint.working.copy import (
 )
 from flint.working.gains import AppliedGains, applied_solutions, apply_gains, fill_noise
 from flint.working.peeling import find_outliers_in_place, refine_in_place, subtract_in_place
-from flint.working.record import steps_dir
+from flint.working.record import HeldColumns, steps_dir
 from flint.working.rounds import image_round, keep_round_copy, noise_image, solve_round
 from flint.working.summary import RunSummary, describe_summary, summarise_run
 
 __all__ = [
     "DROPPED_COLUMNS",
     "AppliedGains",
+    "HeldColumns",
     "RunSummary",
     "WorkingCopy",
     "applied_solutions",

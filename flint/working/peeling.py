@@ -8,7 +8,9 @@ self-calibration). Peeling's scratch columns (``PEEL_RESIDUAL``, and MODEL_DATA,
 each source's image writes) are dropped once a step is done unless kept.
 
 One column serves every round, so the copy records the recipe whose output each column
-holds (``held``, :mod:`flint.working.record`): a step whose output is held does nothing;
+holds (``held``, :mod:`flint.working.record`) instead of amending its identity; the steps
+reading a column name the key they need (:class:`HeldColumns`: the round's image, the next
+solve), and only they are redone when it changes. A step whose output is held does nothing;
 any other runs again (its scratch directory's records forgotten, so peeling does not take
 its own old markers for done). A step's recipe names the gains DATA must hold (it applies
 them first) and, for the field model, the previous round's model images (predicted into
@@ -35,7 +37,6 @@ from flint.peel import (
     PEELED_COLUMN,
     Outlier,
     PeelOptions,
-    PeelResult,
     bright_sources,
     find_outliers,
     read_outliers,
@@ -45,7 +46,7 @@ from flint.peel import (
 from flint.peel.stamps import RESIDUAL_COLUMN
 from flint.working.copy import drop_columns, ensure_clean
 from flint.working.gains import apply_gains
-from flint.working.record import HELD, writing_columns
+from flint.working.record import HELD, HeldColumns, writing_columns
 from flint.working.rounds import model_images, predict_into
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def subtract_in_place(
     field_model: ImageProducts | None = None,
     field_model_column: str | None = None,
     keep_columns: bool = False,
-) -> PeelResult:
+) -> HeldColumns:
     """:func:`flint.peel.subtract_outliers` on DATA of working copy ``ms`` corrected by
     ``gains_path``: ``PEELED_DATA`` and ``OUTLIER_DATA`` (module doc).
 
@@ -121,6 +122,8 @@ def subtract_in_place(
     None (the sources' images see the field).
     """
     ms, work_dir = Path(ms), Path(work_dir)
+    # a cached result of find_outliers_in_place comes back as plain JSON (a list of dicts)
+    outliers = [item if isinstance(item, Outlier) else Outlier(**item) for item in outliers]
     record = ensure_clean(ms)
     inputs: dict = {"ms": ms, "gains": gains_path}
     if field_model_column == MODEL_COLUMN:
@@ -143,24 +146,24 @@ def subtract_in_place(
         tools=("wsclean",),
         ignore=PEEL_COLUMNS,
     )
-    held = record.get(HELD, {})
-    if all(held.get(column) == recipe.key for column in (PEELED_COLUMN, OUTLIER_COLUMN)):
+    written = {PEELED_COLUMN: recipe.key, OUTLIER_COLUMN: recipe.key}
+    if all(record.get(HELD, {}).get(column) == key for column, key in written.items()):
         logger.info("%s holds these outside sources subtracted already; skipping", ms.name)
-        return PeelResult(ms, len(outliers), PEELED_COLUMN, skipped=True)
+        return HeldColumns(ms, written, len(outliers), skipped=True)
     apply_gains(ms, gains_path)
     work_dir.mkdir(parents=True, exist_ok=True)
     _forget_scratch(work_dir)
     writes = (PEELED_COLUMN, OUTLIER_COLUMN, *SCRATCH_COLUMNS)
-    with writing_columns(ms, "peel", writes) as written:
+    with writing_columns(ms, "peel", writes) as held:
         if field_model_column == MODEL_COLUMN:
             predict_into(ms, field_model)
         result = subtract_outliers(
             ms, outliers, image, options, "DATA", work_dir, field_model_column
         )
-        written.update({PEELED_COLUMN: recipe.key, OUTLIER_COLUMN: recipe.key})
+        held.update(written)
     if not keep_columns:
         drop_columns(ms, SCRATCH_COLUMNS)
-    return result
+    return HeldColumns(ms, written, result.n_sources)
 
 
 def refine_in_place(
@@ -170,7 +173,7 @@ def refine_in_place(
     work_dir: str | os.PathLike[str],
     gains_path: str | os.PathLike[str] | None = None,
     keep_columns: bool = False,
-) -> PeelResult:
+) -> HeldColumns:
     """:func:`flint.peel.refine_bright` of the round imaged as ``image`` (DATA corrected by
     ``gains_path``, or the held ``PEELED_DATA``): ``FIELD_MODEL`` (module doc). The
     round's model is predicted into MODEL_DATA from ``image``'s model images first (a
@@ -186,17 +189,18 @@ def refine_in_place(
         tools=("wsclean",),
         ignore=PEEL_COLUMNS,
     )
+    written = {FIELD_COLUMN: recipe.key}
     if record.get(HELD, {}).get(FIELD_COLUMN) == recipe.key:
         logger.info("%s holds these bright sources refined already; skipping", ms.name)
         sources = bright_sources(image.image, options)
-        return PeelResult(ms, len(sources), FIELD_COLUMN, skipped=True)
+        return HeldColumns(ms, written, len(sources), skipped=True)
     apply_gains(ms, gains_path)
     work_dir.mkdir(parents=True, exist_ok=True)
     _forget_scratch(work_dir)
-    with writing_columns(ms, "refine", (FIELD_COLUMN, *SCRATCH_COLUMNS)) as written:
+    with writing_columns(ms, "refine", (FIELD_COLUMN, *SCRATCH_COLUMNS)) as held:
         predict_into(ms, image)
         result = refine_bright(ms, image.image, image.options, options, work_dir)
-        written[FIELD_COLUMN] = recipe.key
+        held.update(written)
     if not keep_columns:
         drop_columns(ms, SCRATCH_COLUMNS)
-    return result
+    return HeldColumns(ms, written, result.n_sources)

@@ -24,10 +24,12 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from flint.errors import MeasurementSetError
 from flint.identity import PENDING, sidecar_path, write_sidecar
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,10 @@ def writing_columns(
     each column now holds (``held``).
 
     Once the block ends without error the sidecar the step left is kept, unmarked, with
-    ``columns``' held keys replaced; if it does not, the next step that uses the copy drops
+    ``columns``' held keys replaced and no amendment but the ledger's (what a derived column
+    holds is its held key, which the steps reading it name: the copy's identity stays that
+    of its irreversible steps, so steps that do not read those columns are not redone when
+    they change); if it does not, the next step that uses the copy drops
     ``columns`` (:func:`flint.working.ensure_clean`): they are remade, never trusted half
     written.
     """
@@ -131,7 +136,35 @@ def writing_columns(
     record.pop(PENDING, None)
     others = {key: value for key, value in record.get(HELD, {}).items() if key not in columns}
     record[HELD] = {**others, **held}
-    write_record(ms, record)
+    write_record(ms, with_ledger(record, ledger(record)))  # its amendments: the ledger's only
+
+
+@dataclass(frozen=True)
+class HeldColumns:
+    """Derived columns a step wrote into a working copy, with the key of its recipe."""
+
+    ms: Path
+    columns: dict[str, str]
+    """Column -> key of the recipe whose output it holds."""
+    n_sources: int = 0
+    """Sources the step modelled (peeling)."""
+    skipped: bool = False
+    """The copy held them already."""
+
+
+def require_held(ms: str | os.PathLike[str], held: Sequence[HeldColumns]) -> dict[str, str]:
+    """The columns ``held`` names, with their keys; MeasurementSetError if working copy
+    ``ms`` no longer holds one of them (another step overwrote it since)."""
+    wanted = {column: key for item in held for column, key in item.columns.items()}
+    now = (read_record(ms) or {}).get(HELD, {})
+    stale = sorted(column for column, key in wanted.items() if now.get(column) != key)
+    if stale:
+        raise MeasurementSetError(
+            f"{', '.join(stale)} no longer hold(s) what this step needs (overwritten since); "
+            "run the flow again",
+            ms,
+        )
+    return wanted
 
 
 def sync_markers(ms: str | os.PathLike[str], entries: list[dict]) -> list[Path]:

@@ -27,7 +27,7 @@ from flint.selfcal.gains import SelfcalGains, compute_selfcal_gains, describe_ga
 from flint.strategy.stages import GainSolveOptions
 from flint.working.copy import drop_columns, ensure_clean
 from flint.working.gains import applied_solutions, apply_gains, fill_noise
-from flint.working.record import TRANSIENT, changing
+from flint.working.record import TRANSIENT, HeldColumns, changing, require_held
 
 logger = logging.getLogger(__name__)
 
@@ -41,21 +41,29 @@ def image_round(
     name: str,
     gains_path: str | os.PathLike[str] | None = None,
     channel_kinds: Collection[str] = CHANNEL_KINDS,
+    held: Sequence[HeldColumns] = (),
 ) -> ImageProducts:
     """Image DATA of working copy ``ms`` corrected by ``gains_path`` (None: the bandpass
-    alone) with wsclean (:func:`flint.imaging.run_wsclean`, which reuses products made from
-    the same data, gains and options). wsclean leaves MODEL_DATA alone."""
+    alone), or the derived column ``options.data_column`` that ``held`` names (peeling's
+    ``PEELED_DATA``), with wsclean (:func:`flint.imaging.run_wsclean`, which reuses products
+    made from the same data, gains, columns and options). wsclean leaves MODEL_DATA alone."""
     ms = Path(ms)
     ensure_clean(ms)
     options = options.with_options(no_update_model_required=True)
+    columns = {column: key for item in held for column, key in item.columns.items()}
+
+    def prepare() -> None:
+        apply_gains(ms, gains_path)
+        require_held(ms, held)
+
     return run_wsclean(
         ms,
         options,
         output_dir,
         name,
         channel_kinds=channel_kinds,
-        depends_on={"gains": gains_path},
-        before_run=lambda: apply_gains(ms, gains_path),
+        depends_on={"gains": gains_path, **({"held": columns} if columns else {})},
+        before_run=prepare,
     )
 
 
@@ -82,6 +90,7 @@ def solve_round(
     options: GainSolveOptions | None = None,
     keep_model: bool = False,
     model_columns: Sequence[str] = (MODEL_COLUMN,),
+    held: Sequence[HeldColumns] = (),
 ) -> SelfcalGains:
     """Solve gains of working copy ``ms`` against the model images of ``model`` (the
     previous round's products) into ``solutions_path``.
@@ -89,7 +98,7 @@ def solve_round(
     The model is predicted into MODEL_DATA (wsclean ``-predict``), which is dropped once the
     gains are solved unless ``keep_model``. ``model_columns`` are summed into the model:
     other columns (peeling's ``FIELD_MODEL`` instead of MODEL_DATA, its ``OUTLIER_DATA``
-    besides, :mod:`flint.working.peeling`) must be in the copy already. Whatever gains
+    besides, :mod:`flint.working.peeling`) must be in the copy already, as ``held`` says. Whatever gains
     DATA holds are undone on the fly: the gains correct the bandpass-calibrated data. Gains
     solved from the same data (its columns included), model images and options are reused.
     """
@@ -101,12 +110,17 @@ def solve_round(
     recipe = Recipe.of(
         "selfcal",
         {"ms": ms, "model": models},
-        {"options": options, "model_columns": model_columns},
+        {
+            "options": options,
+            "model_columns": model_columns,
+            "held": {column: key for item in held for column, key in item.columns.items()},
+        },
     )
     if recipe.made(solutions_path):
         logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
     record = ensure_clean(ms)
+    require_held(ms, held)
     applied = applied_solutions(ms, record)
     with changing(ms, TRANSIENT, MODEL_COLUMN):
         if MODEL_COLUMN in model_columns:

@@ -86,6 +86,8 @@ class BeamChain:
     """The bright sources outside the image (found once, by the first peeling round)."""
     peeled: bool = False
     """This round imaged data with those sources subtracted (its model lacks them)."""
+    peel: PrefectFuture | None = None
+    """The round's subtraction (the working copy's columns it wrote), when it peeled."""
     model_column: str = "MODEL_DATA"
     """The round's model of the field: the image's, or refined (``FIELD_MODEL``)."""
 
@@ -203,25 +205,25 @@ def _image(
         # of the sources being peeled)
         peeled_before = previous is not None and previous.peeled
         with labelled("peel", beam, round_number):
-            after = [
-                bind(tasks.peel_task, output_dir).submit(
-                    ms, outliers, options, peel, peel_dir / f"round{round_number}" / "outside",
-                    gains, previous.imaged if peeled_before else None,
-                    previous.model_column if peeled_before else None,
-                    keep_columns=keep_intermediates, wait_for=after,
-                )
-            ]  # fmt: skip
+            peeled = bind(tasks.peel_task, output_dir).submit(
+                ms, outliers, options, peel, peel_dir / f"round{round_number}" / "outside",
+                gains, previous.imaged if peeled_before else None,
+                previous.model_column if peeled_before else None,
+                keep_columns=keep_intermediates, wait_for=after,
+            )  # fmt: skip
+        after = [peeled]
         options = options.with_options(data_column=PEELED_COLUMN)
     name = f"{stem}.round{round_number}"
     image = image_products(directory / "images" / name, options, SUB_BAND_KINDS)
     with labelled("image", beam, round_number):
         imaged = bind(tasks.image_round_task, output_dir).submit(
             ms, options, directory / "images", name, gains, channel_kinds=SUB_BAND_KINDS,
-            wait_for=after,
+            held=[peeled] if peel.subtract_outside else [], wait_for=after,
         )  # fmt: skip
     chain = BeamChain(
         beam, stem, directory, ms, image, imaged, modelled=imaged, gains=gains, ready=imaged,
         outliers=outliers, peeled=peel.subtract_outside,
+        peel=peeled if peel.subtract_outside else None,
     )  # fmt: skip
     if peel.refine_bright and round_number < strategy.selfcal_rounds:
         with labelled("refine", beam, round_number):
@@ -276,6 +278,7 @@ def _selfcal_round(
             model_columns=[chain.model_column, OUTLIER_COLUMN]
             if chain.peeled
             else [chain.model_column],
+            held=_held_models(chain),
             wait_for=[chain.modelled, chain.ready],
         )
     with labelled("apply", beam, round_number):
@@ -304,6 +307,12 @@ def _selfcal_round(
         after, chain, keep_intermediates,
     )  # fmt: skip
     return next_chain, noise_image
+
+
+def _held_models(chain: BeamChain) -> list[PrefectFuture]:
+    """The steps whose columns the next solve sums into its model (refinement, subtraction)."""
+    held = [chain.modelled] if chain.model_column == FIELD_COLUMN else []
+    return held + ([chain.peel] if chain.peel is not None else [])
 
 
 def _keep_round(chain: BeamChain, round_number: int, output_dir: Path) -> BeamChain:

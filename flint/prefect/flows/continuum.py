@@ -25,7 +25,8 @@ such round subtracts them (each cleaned in its own small image) and images
 resolution into ``FIELD_MODEL``. The next self-calibration solves against the round's
 model (``FIELD_MODEL`` or MODEL_DATA) plus the subtracted sources (``OUTLIER_DATA``).
 These columns live in the working copy, which records whose output each holds
-(:mod:`flint.working.peeling`); with peeling on it holds up to three more data columns.
+(:mod:`flint.working.peeling`); with peeling on it holds up to three more data columns
+between steps (five while a peeling step runs).
 
 Joins (per round, waiting for every beam): convolve to a common resolution, mosaic,
 find sources on the mosaic; after the last round, validate against the truth (a

@@ -10,14 +10,20 @@ children too: on a timeout, and when a stop check (:func:`stopping_when`, instal
 orchestration layer: a cancelled flow run) says so, the group gets SIGTERM and, after
 :data:`KILL_GRACE_S`, SIGKILL. Where ``setpriv`` exists the tool also dies with the thread
 that started it (a Dask worker process killed mid-task leaves no orphan tool behind).
+
+With ``FLINT_TOOL_RECORD`` naming a file, each finished run appends one JSON line to it:
+the argv, wall and CPU seconds and peak RSS of the tool (its own resource usage, children
+included), which the benchmarks and the thread tests read.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import logging
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -38,6 +44,8 @@ KILL_GRACE_S = 3.0
 WATCH_INTERVAL_S = 0.5
 """How often a running tool's timeout and stop checks are looked at."""
 MIN_TIMEOUT_S = 600.0
+RECORD_ENV = "FLINT_TOOL_RECORD"
+"""Environment variable naming a JSON-lines file each finished tool run is appended to."""
 
 _STOP_CHECKS: ContextVar[tuple[Callable[[], bool], ...]] = ContextVar("flint_stop", default=())
 _RUNNING: dict[int, list[str]] = {}
@@ -121,6 +129,11 @@ class ToolRun:
     seconds: float
     tail: str
     log_path: Path | None
+    cpu_seconds: float = 0.0
+    """User and system CPU time of the tool and the children it waited for."""
+    max_rss_bytes: int = 0
+    """Peak resident memory of the tool and its children, sampled every
+    :data:`WATCH_INTERVAL_S` (``wait4``'s own figure counts the forking process's memory)."""
     output: str | None = None
     """The whole output, when asked for with ``capture=True``."""
 
@@ -175,10 +188,20 @@ def run_tool(
     with _RUNNING_LOCK:
         _RUNNING[process.pid] = argv
     stopped: list[str] = []
+    peak_rss = [0]
     done = threading.Event()
     watcher = threading.Thread(
         target=_watch,
-        args=(process, Path(argv[0]).name, started, timeout, _STOP_CHECKS.get(), done, stopped),
+        args=(
+            process,
+            Path(argv[0]).name,
+            started,
+            timeout,
+            _STOP_CHECKS.get(),
+            done,
+            stopped,
+            peak_rss,
+        ),
         name=f"flint-watch-{process.pid}",
         daemon=True,
     )
@@ -193,7 +216,7 @@ def run_tool(
                     log_file.write(line + "\n")
                 if captured is not None:
                     captured.append(line)
-        returncode = process.wait()
+        returncode, usage = _wait(process)
     except BaseException:
         _kill_group(process.pid)  # interrupted here (KeyboardInterrupt): the tool goes too
         raise
@@ -220,8 +243,47 @@ def run_tool(
     )
     if tail and logger.isEnabledFor(logging.DEBUG):
         logger.debug("%s output, last %d lines:\n%s", name, len(tail), "\n".join(tail))
-    output = None if captured is None else "\n".join(captured)
-    return ToolRun(argv, returncode, seconds, "\n".join(tail), log_path, output)
+    run = ToolRun(
+        argv,
+        returncode,
+        seconds,
+        "\n".join(tail),
+        log_path,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        max_rss_bytes=peak_rss[0],
+        output=None if captured is None else "\n".join(captured),
+    )
+    _record(run)
+    return run
+
+
+def _wait(process: subprocess.Popen) -> tuple[int, resource.struct_rusage]:
+    """Reap the tool with its resource usage (``wait4``); its exit code and the usage."""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage
+
+
+def _record(run: ToolRun) -> None:
+    """Append ``run`` to the file ``FLINT_TOOL_RECORD`` names, if any (never fails the run)."""
+    where = os.environ.get(RECORD_ENV)
+    if not where:
+        return
+    line = {
+        "tool": Path(run.argv[0]).name,
+        "argv": run.argv,
+        "seconds": run.seconds,
+        "cpu_seconds": run.cpu_seconds,
+        "max_rss_bytes": run.max_rss_bytes,
+        "ended": time.time(),
+        "started": time.time() - run.seconds,
+        "pid": os.getpid(),
+    }
+    try:
+        with open(where, "a") as handle:
+            handle.write(json.dumps(line) + "\n")
+    except OSError as error:
+        logger.debug("cannot record the tool run in %s: %s", where, error)
 
 
 def _with_parent_death_signal(argv: list[str]) -> list[str]:
@@ -239,9 +301,13 @@ def _watch(
     checks: tuple[Callable[[], bool], ...],
     done: threading.Event,
     stopped: list[str],
+    peak_rss: list[int] | None = None,
 ) -> None:
-    """Kill the tool's process group on timeout or when a stop check fires."""
+    """Kill the tool's process group on timeout or when a stop check fires; keep the peak
+    resident memory of the tool and its children in ``peak_rss``."""
     while not done.wait(WATCH_INTERVAL_S):
+        if peak_rss is not None:
+            peak_rss[0] = max(peak_rss[0], _tree_rss(process.pid))
         if timeout is not None and time.perf_counter() - started >= timeout:
             reason = "timed out"
         elif any(checked(check) for check in checks):
@@ -252,6 +318,22 @@ def _watch(
         logger.warning("%s %s; stopping its process group %d", name, reason, process.pid)
         _kill_group(process.pid)
         return
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of process ``pid`` and its descendants now (0 once it is gone)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0
+    total = 0
+    for item in processes:
+        with contextlib.suppress(psutil.Error):
+            total += item.memory_info().rss
+    return total
 
 
 def checked(check: Callable[[], bool]) -> bool:

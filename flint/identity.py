@@ -45,6 +45,8 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 SIDECAR_SUFFIX = ".flint.json"
+PENDING = "pending"
+"""Sidecar key of a product being changed in place (see :func:`read_sidecar`)."""
 IGNORED_FILES = frozenset({"table.lock"})
 """Files that change when a product is merely read (casacore's lock file)."""
 MISSING = "missing"
@@ -183,7 +185,12 @@ def sidecar_path(product: str | os.PathLike[str]) -> Path:
 
 
 def read_sidecar(product: str | os.PathLike[str]) -> dict | None:
-    """The sidecar of ``product`` if it still describes it (same files, sizes and times)."""
+    """The sidecar of ``product`` if it still describes it (same files, sizes and times).
+
+    A product flint changes in place (a beam's working copy, :mod:`flint.working`) is marked
+    ``pending`` while it changes: its sidecar stands, and the owner repairs the product
+    before using it again (a change a killed run left half done).
+    """
     product = Path(product)
     try:
         record = json.loads(sidecar_path(product).read_text())
@@ -191,11 +198,18 @@ def read_sidecar(product: str | os.PathLike[str]) -> dict | None:
         return None
     if not isinstance(record, dict) or not product.exists():
         return None
+    if record.get(PENDING):
+        return record
     try:
         intact = record.get("stat") == stat_signature(product)
     except OSError:
         return None
     return record if intact else None
+
+
+def write_sidecar(product: str | os.PathLike[str], record: dict) -> None:
+    """Write ``record`` as the sidecar of ``product``, with its files' current sizes and times."""
+    _write_sidecar(Path(product), record)
 
 
 def _write_sidecar(product: Path, record: dict) -> None:
@@ -223,8 +237,8 @@ def identity(path: str | os.PathLike[str], ignore: Iterable[str] = ()) -> str:
 
 
 def identities(value: Any, ignore: Iterable[str] = ()) -> Any:
-    """``value`` with each path in it (alone, in lists or dataclass fields) replaced by its
-    identity; other values (numbers, in-memory tables) stand for themselves."""
+    """``value`` with each path in it (alone, in lists or dataclass fields, or a Path field of
+    a pydantic record) replaced by its identity; other values stand for themselves."""
     if isinstance(value, str | os.PathLike):
         return identity(value, ignore)
     if isinstance(value, list | tuple):
@@ -233,6 +247,31 @@ def identities(value: Any, ignore: Iterable[str] = ()) -> Any:
         return {
             f.name: identities(getattr(value, f.name), ignore) for f in dataclasses.fields(value)
         }
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):  # a record of products (ImageProducts): its Path fields
+        return {
+            name: _paths_identified(getattr(value, name), ignore)
+            for name in type(value).model_fields
+        }
+    return jsonable(value)
+
+
+def _paths_identified(value: Any, ignore: Iterable[str]) -> Any:
+    """``value`` with each Path in it (not strings: options hold those) identified."""
+    from pydantic import BaseModel
+
+    if isinstance(value, os.PathLike):
+        return identity(value, ignore)
+    if isinstance(value, BaseModel):
+        return {
+            name: _paths_identified(getattr(value, name), ignore)
+            for name in type(value).model_fields
+        }
+    if isinstance(value, Mapping):
+        return {str(key): _paths_identified(item, ignore) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_paths_identified(item, ignore) for item in value]
     return jsonable(value)
 
 
@@ -336,14 +375,20 @@ class Recipe:
                 return False
         return bool(products)
 
-    def record(self, *products: str | os.PathLike[str]) -> None:
-        """Mark finished ``products`` as made by this recipe (call last, once complete)."""
+    def record(self, *products: str | os.PathLike[str], extra: dict | None = None) -> None:
+        """Mark finished ``products`` as made by this recipe (call last, once complete);
+        ``extra`` entries go into their sidecars too."""
         for product in products:
             product = Path(product)
             self_identity = "made:" + digest([self.key, product.name])
             _write_sidecar(
                 product,
-                {"identity": self_identity, "recipe": self.key, "made_with": self.describe()},
+                {
+                    **(extra or {}),
+                    "identity": self_identity,
+                    "recipe": self.key,
+                    "made_with": self.describe(),
+                },
             )
 
     def describe(self) -> dict:

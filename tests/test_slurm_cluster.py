@@ -21,6 +21,7 @@ def slurm_yaml(path: Path, logs: Path, maximum: int) -> Path:
         "cluster_kwargs": {
             "cores": 1,
             "processes": 1,
+            "job_cpu": 2,  # a job's cpus-per-task: every task on its worker gives tools 2 cores
             "memory": "2GB",
             "walltime": "00:10:00",
             "name": "flint-test",
@@ -106,6 +107,7 @@ def test_flow_on_slurm_adapts_up_and_to_zero(slurm, prefect_env, real_ms_readonl
         results = state.result()
         jobs = {result["job"] for result in results}
         assert None not in jobs and 1 <= len(jobs) <= 2, jobs
+        assert {result["task_cores"] for result in results} == {2}  # the job's cpus-per-task
         print(f"flow on SLURM: {duration:.1f} s, jobs {sorted(jobs)}")
         runs = asyncio.run(_task_runs(state.state_details.flow_run_id))
         assert len(runs) == 4

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,21 +123,45 @@ def preprocess_ms(
             copy_field(ms, field, working)
         else:
             shutil.copytree(ms, working, symlinks=True)
-        if state.fix_direction:
-            _fix_field_direction(working, state.beam)
-        if state.rotate_correlations or state.fix_stokes_factor:
-            _rotate_correlations(working, state)
-        with open_ms(working, "FIELD") as tab:
-            ra, dec = np.degrees(tab.getcol("PHASE_DIR")[0, 0])
-        centre = (float(ra % 360.0), float(dec))
-        with open_ms(working, readonly=False) as tab:
-            tab.putkeyword(PREPROCESSED_KEYWORD, {**record, "phase_centre_deg": list(centre)})
+        centre = preprocess_in_place(working, state, record)
     recipe.record(output_ms)
     logger.info(
         "Preprocessed %s -> %s (%s): %s; beam %d at (%.5f, %.5f) deg",
         ms, output_ms, state.layout, ", ".join(steps), state.beam, *centre,
     )  # fmt: skip
     return _result(output_ms, ms, state, steps, field, centre, skipped=False)
+
+
+def preprocess_in_place(
+    working: Path, state: MSLayoutState, record: dict, keep_original: bool = True
+) -> tuple[float, float]:
+    """Do ``state``'s steps to ``working``, a copy flint just made (never to the input), and
+    mark it with ``record`` (:data:`PREPROCESSED_KEYWORD`); its phase centre (deg).
+
+    ``keep_original`` keeps the instrument-frame correlations in INSTRUMENT_DATA; without it
+    DATA is converted where it is (the input still holds them) and no extra column is added.
+    """
+    if state.fix_direction:
+        _fix_field_direction(working, state.beam)
+    if state.rotate_correlations or state.fix_stokes_factor:
+        _rotate_correlations(working, state, keep_original)
+    with open_ms(working, "FIELD") as tab:
+        ra, dec = np.degrees(tab.getcol("PHASE_DIR")[0, 0])
+    centre = (float(ra % 360.0), float(dec))
+    with open_ms(working, readonly=False) as tab:
+        tab.putkeyword(PREPROCESSED_KEYWORD, {**record, "phase_centre_deg": list(centre)})
+    return centre
+
+
+def correlation_converter(
+    pol_axis_deg: float, rotate: bool, stokes_factor: bool
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """What preprocessing does to each visibility ``[..., 4]`` (None: nothing)."""
+    if rotate:
+        return lambda values: to_sky(values, pol_axis_deg, stokes_factor)
+    if stokes_factor:
+        return lambda values: values * values.dtype.type(2)
+    return None
 
 
 def _result(ms, source, state, steps, field, centre, skipped) -> PreprocessResult:
@@ -183,21 +208,23 @@ def _fix_field_direction(ms: Path, beam: int) -> None:
             tab.putcol(column, directions)
 
 
-def _rotate_correlations(ms: Path, state: MSLayoutState) -> None:
-    """DATA to the sky frame (and the Stokes factor); the original kept in INSTRUMENT_DATA."""
-    rename_column(ms, "DATA", "INSTRUMENT_DATA")
-    add_column(ms, "DATA", like="INSTRUMENT_DATA", fill=None)
-
-    def convert(values: np.ndarray) -> np.ndarray:
-        if state.rotate_correlations:
-            return to_sky(values, state.pol_axis_deg, state.fix_stokes_factor)
-        return values * values.dtype.type(2)  # the Stokes factor alone
-
+def _rotate_correlations(ms: Path, state: MSLayoutState, keep_original: bool = True) -> None:
+    """DATA to the sky frame (and the Stokes factor); the original kept in INSTRUMENT_DATA
+    when ``keep_original``, else converted where it is."""
+    source = "DATA"
+    if keep_original:
+        rename_column(ms, "DATA", "INSTRUMENT_DATA")
+        add_column(ms, "DATA", like="INSTRUMENT_DATA", fill=None)
+        source = "INSTRUMENT_DATA"
+    convert = correlation_converter(
+        state.pol_axis_deg, state.rotate_correlations, state.fix_stokes_factor
+    )
+    assert convert is not None
     with open_ms(ms, readonly=False) as tab:
         also = [column for column in ALSO_ROTATED if column in tab.colnames()]
         for start in range(0, tab.nrows(), ROW_CHUNK):
             rows = min(ROW_CHUNK, tab.nrows() - start)
-            data = tab.getcol("INSTRUMENT_DATA", startrow=start, nrow=rows)
+            data = tab.getcol(source, startrow=start, nrow=rows)
             tab.putcol("DATA", convert(data), start, rows)
             for column in also:
                 tab.putcol(

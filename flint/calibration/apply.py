@@ -103,6 +103,17 @@ def check_usable(ms: str | os.PathLike[str], solutions: AOSolutions) -> None:
             )
 
 
+def jones_of(solutions: AOSolutions) -> np.ndarray:
+    """Jones ``[nSol, nAnt, nChan, 4]`` from solutions of any nPol."""
+    gains = solutions.gains
+    if solutions.n_pol == 4:
+        return gains
+    jones = np.zeros((*gains.shape[:3], 4), complex)
+    jones[..., 0] = gains[..., 0]
+    jones[..., 3] = gains[..., -1]
+    return jones
+
+
 def _jones_inverse(solutions: AOSolutions) -> np.ndarray:
     """Inverse Jones ``[nSol, nAnt, nChan, 4]`` from solutions of any nPol."""
     gains = solutions.gains
@@ -113,6 +124,11 @@ def _jones_inverse(solutions: AOSolutions) -> np.ndarray:
         jones[..., 0] = gains[..., 0]
         jones[..., 3] = gains[..., -1]
     return invert_jones(jones)
+
+
+def solution_intervals(times: np.ndarray, solutions: AOSolutions) -> np.ndarray:
+    """The solution interval of each time (MS seconds) in ``solutions``."""
+    return _intervals(times, solutions)
 
 
 def _intervals(times: np.ndarray, solutions: AOSolutions) -> np.ndarray:
@@ -164,13 +180,43 @@ def apply_solutions(
     return ApplyResult(output_ms, solutions_path, fraction)
 
 
-def _apply(working: Path, inverse: np.ndarray, solutions: AOSolutions, data_column: str) -> float:
-    """Write the corrected data into ``working`` (in place); the fraction newly flagged."""
+def apply_in_place(
+    ms: str | os.PathLike[str], solutions_path: str | os.PathLike[str], data_column: str = "DATA"
+) -> float:
+    """Correct ``data_column`` of ``ms`` where it is; the fraction of data newly flagged.
+
+    Only for a working copy flint made and tracks (:mod:`flint.working`): the data before
+    the correction are gone. Visibilities with flagged (NaN) solutions are flagged and zeroed.
+    """
+    ms, solutions_path = Path(ms), Path(solutions_path)
+    solutions = read_solutions(solutions_path)
+    require_columns(ms, data_column, "FLAG")
+    check_compatible(ms, solutions)
+    check_usable(ms, solutions)
+    fraction = _apply(ms, _jones_inverse(solutions), solutions, data_column, data_column, ())
+    logger.info(
+        "Applied %s to %s of %s in place (%.2f %% newly flagged)",
+        solutions_path, data_column, ms, 100 * fraction,
+    )  # fmt: skip
+    return fraction
+
+
+def _apply(
+    working: Path,
+    inverse: np.ndarray,
+    solutions: AOSolutions,
+    data_column: str,
+    output_column: str = "CORRECTED_DATA",
+    also: tuple[str, ...] = ALSO_CORRECTED,
+) -> float:
+    """Write the corrected data into ``output_column`` of ``working`` (in place); the
+    fraction newly flagged. ``also`` columns are corrected where they are."""
     newly_flagged = 0
     total = 0
-    add_column(working, "CORRECTED_DATA", like=data_column, fill=None, exist_ok=True)
+    if output_column != data_column:
+        add_column(working, output_column, like=data_column, fill=None, exist_ok=True)
     with open_ms(working, readonly=False) as tab:
-        also_corrected = [c for c in ALSO_CORRECTED if c in tab.colnames() and c != data_column]
+        also_corrected = [c for c in also if c in tab.colnames() and c != data_column]
         for start in range(0, tab.nrows(), ROW_CHUNK):
             rows = min(ROW_CHUNK, tab.nrows() - start)
             data = tab.getcol(data_column, startrow=start, nrow=rows)
@@ -184,7 +230,7 @@ def _apply(working: Path, inverse: np.ndarray, solutions: AOSolutions, data_colu
             newly_flagged += int(np.count_nonzero(bad & ~flags.all(-1, keepdims=True)))
             total += bad.size
             corrected[np.broadcast_to(bad, corrected.shape)] = 0
-            tab.putcol("CORRECTED_DATA", corrected.astype(data.dtype), startrow=start, nrow=rows)
+            tab.putcol(output_column, corrected.astype(data.dtype), startrow=start, nrow=rows)
             for column in also_corrected:
                 extra = sandwich(left, tab.getcol(column, startrow=start, nrow=rows), right)
                 extra[np.broadcast_to(bad, extra.shape)] = 0

@@ -10,6 +10,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from flint.atomic import atomic_path
+from flint.cores import task_cores
 from flint.external import run_tool, scaled_timeout
 from flint.identity import Recipe
 from flint.ms import check_ms, open_ms, require_columns
@@ -114,5 +115,8 @@ def _flag(target: Path, strategy: Path, settings: tuple, log_path: Path, timeout
         if tab.nrows() == 0:
             logger.warning("%s has no rows; nothing to flag", target)
             return
-    command = build_aoflagger_command(target, strategy, *settings)
+    column, keep_input_flags, base_threshold, threads = settings
+    command = build_aoflagger_command(
+        target, strategy, column, keep_input_flags, base_threshold, threads or task_cores()
+    )
     run_tool(command.argv, log_path=log_path, timeout=timeout)

@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from flint import cores
 from flint.errors import InputError
 from flint.imaging.options import WSCleanOptions, polarisations
 
@@ -63,6 +64,24 @@ class WSCleanCommand:
     prefix: Path
     products: dict[str, Path]
     """Expected products keyed by the part of the file name after ``prefix-`` (e.g. ``MFS-image``)."""
+
+
+def with_resources(options: WSCleanOptions, task_cores: int) -> WSCleanOptions:
+    """``options`` with what the run's resources decide filled in where left unset: ``-j``
+    the task's cores, ``-parallel-gridding`` one sub-band per core, and
+    ``-parallel-deconvolution`` sized to the image (:mod:`flint.cores`). None of these is
+    part of a product's recipe; only the last changes results, and it follows the image size."""
+    changes: dict[str, object] = {}
+    if options.threads is None:
+        changes["threads"] = task_cores
+    if options.parallel_gridding is None:
+        changes["parallel_gridding"] = cores.parallel_gridding(
+            options.threads or task_cores, options.channels_out
+        )
+    if options.parallel_deconvolution is None:
+        changes["parallel_deconvolution"] = cores.parallel_deconvolution(options.size)
+    changes = {key: value for key, value in changes.items() if value is not None}
+    return options.with_options(**changes) if changes else options
 
 
 def _format(value: object) -> str:

@@ -87,11 +87,13 @@ class WSCleanOptions(BaseOptions):
     wgridder_accuracy: float | None = Field(None, gt=0, lt=1)
     """Accuracy of the w-gridder (``-wgridder-accuracy``; wsclean's default 1e-4)."""
     parallel_gridding: int | None = Field(None, ge=1)
-    """Number of sub-bands gridded in parallel (``-parallel-gridding``)."""
+    """Number of sub-bands gridded in parallel (``-parallel-gridding``); None: one per core
+    of the task, at most ``channels_out`` (:mod:`flint.cores`)."""
     parallel_deconvolution: int | None = Field(None, gt=0)
-    """Deconvolve sub-images of at most this many pixels in parallel (``-parallel-deconvolution``)."""
+    """Deconvolve sub-images of at most this many pixels in parallel (``-parallel-deconvolution``);
+    None: sized to the image (none up to 4096 pixels, else pieces of at most 2048)."""
     threads: int | None = Field(None, ge=1)
-    """Number of threads (``-j``); None uses every core."""
+    """Number of threads (``-j``); None: the cores of the worker's task (:mod:`flint.cores`)."""
     abs_mem: float | None = Field(None, gt=0)
     """Memory limit in GB (``-abs-mem``)."""
     temp_dir: Path | None = None

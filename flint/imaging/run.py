@@ -7,13 +7,14 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
 from flint.atomic import atomic_path
+from flint.cores import task_cores
 from flint.errors import InputError
 from flint.external import run_tool, scaled_timeout
 from flint.identity import Recipe, amend, digest, identity, read_sidecar
@@ -22,6 +23,7 @@ from flint.imaging.command import (
     build_predict_command,
     build_wsclean_command,
     expected_products,
+    with_resources,
 )
 from flint.imaging.divergence import CleanDivergenceError, detect_divergence, safer_options
 from flint.imaging.options import WSCleanOptions
@@ -92,6 +94,8 @@ def run_wsclean(
     divergence_growth: float = 10.0,
     timeout: float | None = None,
     channel_kinds: Collection[str] = CHANNEL_KINDS,
+    depends_on: Mapping[str, object] | None = None,
+    before_run: Callable[[], object] | None = None,
 ) -> ImageProducts:
     """Image ``ms_paths`` with wsclean into ``output_dir/name-*``; return the products.
 
@@ -107,7 +111,9 @@ def run_wsclean(
     :class:`CleanDivergenceError` is raised. ``options.data_column`` must exist.
     Sub-band products of kinds not in ``channel_kinds`` (e.g. ``("image", "model")``)
     are discarded with the scratch directory: 12 sub-bands of every kind take ten times
-    the disk of the MFS images.
+    the disk of the MFS images. ``depends_on`` names further inputs the data depend on (the
+    gains a working copy holds applied, :mod:`flint.working`): they join the recipe.
+    ``before_run`` is called once wsclean is to run (not when the products are reused).
     """
     if isinstance(ms_paths, str | os.PathLike):
         ms_paths = [ms_paths]
@@ -121,7 +127,7 @@ def run_wsclean(
     final = expected_products(final_prefix, options, channel_kinds)
     recipe = Recipe.of(
         "wsclean",
-        {"ms": ms_paths, "fits_mask": options.fits_mask},
+        {"ms": ms_paths, "fits_mask": options.fits_mask, **(depends_on or {})},
         {
             "options": requested,
             "channel_kinds": sorted(channel_kinds),
@@ -141,6 +147,8 @@ def run_wsclean(
             log=log_path,
         )
 
+    if before_run is not None:
+        before_run()
     current = _absolute(options)
     timeout = timeout or scaled_timeout(
         ms_paths, seconds_per_gb=WSCLEAN_SECONDS_PER_GB, minimum=WSCLEAN_MIN_TIMEOUT_S
@@ -150,7 +158,9 @@ def run_wsclean(
     for attempt in range(1, max_retries + 2):
         scratch = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=output_dir))
         try:
-            command = build_wsclean_command(ms_paths, current, scratch / name)
+            command = build_wsclean_command(
+                ms_paths, with_resources(current, task_cores()), scratch / name
+            )
             run_tool(command.argv, log_path=log_path, timeout=timeout, cwd=scratch)
             with log_path.open(errors="replace") as lines:
                 reason = detect_divergence(lines, growth=divergence_growth)
@@ -196,12 +206,14 @@ def predict_model_column(
     options: WSCleanOptions,
     *,
     timeout: float | None = None,
+    amend_column: bool = True,
 ) -> None:
     """Fill MODEL_DATA of ``ms_paths`` from the model images ``model_prefix[-NNNN]-model.fits``.
 
     ``options`` must match the run that made the models (``channels_out``, ``pol``);
     use ``ImageProducts.prefix`` and ``ImageProducts.options``. The log is kept as
-    ``<model_prefix>-predict.log``; each MS records the amendment of its MODEL_DATA.
+    ``<model_prefix>-predict.log``; each MS records the amendment of its MODEL_DATA unless
+    ``amend_column`` is false (a working copy tracks the column itself, :mod:`flint.working`).
     """
     if isinstance(ms_paths, str | os.PathLike):
         ms_paths = [ms_paths]
@@ -215,11 +227,12 @@ def predict_model_column(
     missing = [path.name for path in models if not path.exists()]
     if missing:
         raise InputError(f"missing model image(s) {', '.join(missing)}", prefix.parent)
-    argv = build_predict_command(ms_paths, prefix, _absolute(options))
+    argv = build_predict_command(ms_paths, prefix, with_resources(_absolute(options), task_cores()))
     before = {ms: (read_sidecar(ms), identity(ms, ignore=(MODEL_COLUMN,))) for ms in ms_paths}
     by = digest(["predict", [identity(model) for model in models], options])
     timeout = timeout or scaled_timeout(ms_paths, seconds_per_gb=WSCLEAN_SECONDS_PER_GB)
     with tempfile.TemporaryDirectory(prefix=".predict-", dir=prefix.parent) as scratch:
         log = prefix.with_name(prefix.name + "-predict.log")
         run_tool(argv, log_path=log, timeout=timeout, cwd=scratch)
-    _amend_model_column(ms_paths, by, before)
+    if amend_column:
+        _amend_model_column(ms_paths, by, before)

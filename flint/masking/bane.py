@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from flint.cores import bane_cores, image_rows, task_cores
 from flint.external import run_tool, scaled_timeout
 from flint.identity import Recipe
 from flint.masking.options import MaskingOptions
@@ -37,10 +38,15 @@ def bane_products(out_base: str | os.PathLike[str]) -> BackgroundMaps:
 
 
 def build_bane_command(
-    image: str | os.PathLike[str], out_base: str | os.PathLike[str], options: MaskingOptions
+    image: str | os.PathLike[str],
+    out_base: str | os.PathLike[str],
+    options: MaskingOptions,
+    cores: int = 1,
 ) -> list[str]:
-    """The BANE argv writing ``out_base_{bkg,rms}.fits`` for ``image``."""
-    argv = [bane_executable(), "--out", os.fspath(out_base), "--cores", str(options.bane_cores)]
+    """The BANE argv writing ``out_base_{bkg,rms}.fits`` for ``image`` (``cores`` unless the
+    options fix them)."""
+    cores = options.bane_cores or cores
+    argv = [bane_executable(), "--out", os.fspath(out_base), "--cores", str(cores)]
     if options.bane_grid is not None:
         argv += ["--grid", *map(str, options.bane_grid)]
     if options.bane_box is not None:
@@ -75,7 +81,9 @@ def run_bane(
         scratch_base = Path(scratch) / "bane"
         made = bane_products(scratch_base)
         run_tool(
-            build_bane_command(image, scratch_base, options),
+            build_bane_command(
+                image, scratch_base, options, bane_cores(task_cores(), image_rows(image))
+            ),
             log_path=Path(f"{Path(out_base).absolute()}.bane.log"),
             timeout=scaled_timeout([image], 6_000.0, minimum=options.bane_timeout_s),
             cwd=scratch,

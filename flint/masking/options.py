@@ -26,8 +26,8 @@ class MaskingOptions(BaseOptions):
     """BANE ``--grid`` step in pixels; None lets BANE use about four beams."""
     bane_box: tuple[int, int] | None = None
     """BANE ``--box`` size in pixels; None lets BANE use five grid steps."""
-    bane_cores: int = Field(1, ge=1)
-    """Processes BANE may use."""
+    bane_cores: int | None = Field(None, ge=1)
+    """Processes BANE may use; None: the cores of the worker's task (:mod:`flint.cores`)."""
     bane_timeout_s: float = Field(600.0, gt=0)
     """Kill BANE after this many seconds (it can hang)."""
 

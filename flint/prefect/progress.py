@@ -32,10 +32,12 @@ logger = logging.getLogger(__name__)
 
 BAR_NAMES = {
     "calibrator": "simulate calibrator", "field": "simulate field",
-    "preprocess": "preprocess (copy)", "apply": "apply (copy)",
+    "preprocess": "preprocess (copy)", "apply": "apply (in place)",
     "split": "split (copy)", "flag": "flag", "solve": "solve bandpass", "repair": "repair",
     "mask": "mask", "selfcal": "solve self-cal", "image": "image", "noise": "image noise",
     "convolve": "convolve", "mosaic": "mosaic", "find": "find sources", "validate": "validate",
+    "outliers": "find outliers", "peel": "peel (subtract)", "refine": "refine bright",
+    "keep": "keep round copy", "summary": "summary",
 }  # fmt: skip
 """Descriptions of the progress bars, one per stage and round (a grid column)."""
 LONG_TASK_SECONDS = 5.0

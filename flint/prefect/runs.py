@@ -50,13 +50,18 @@ STAGE_ORDER = (
     "split",
     "solve",
     "repair",
+    "outliers",
+    "peel",
     "image",
+    "refine",
     "noise",
+    "keep",
     "convolve",
     "mosaic",
     "find",
     "validate",
     "publish",
+    "summary",
 )
 """Pipeline order of the stages within a round; unknown stages follow in the order first seen."""
 BEFORE_ROUNDS = frozenset(

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 
 from flint.askap.preprocess import preprocess_ms
 from flint.calibration.apply import apply_solutions
@@ -42,7 +43,6 @@ from flint.imaging.run import run_wsclean
 from flint.masking import make_clean_mask
 from flint.mosaic import mosaic_images
 from flint.ms.split import split_column
-from flint.peel import find_outliers, refine_bright, subtract_outliers
 from flint.prefect.cache import (
     FlintJSONSerializer,
     FlintResultStorage,
@@ -54,19 +54,39 @@ from flint.selfcal import solve_selfcal_gains
 from flint.sourcefind import find_sources
 from flint.validation import validate
 from flint.validation.thermal import thermal_limit
+from flint.working import (
+    apply_gains,
+    calibrate_in_place,
+    find_outliers_in_place,
+    flag_in_place,
+    image_round,
+    keep_round_copy,
+    make_working_copy,
+    noise_image,
+    refine_in_place,
+    solve_round,
+    subtract_in_place,
+    summarise_run,
+)
 
 RESULTS_DIRECTORY = ".flint-results"
 
 
 def flint_task(
-    function: Callable[..., Any], name: str, reads: tuple[str, ...], amends: tuple[str, ...] = ()
+    function: Callable[..., Any],
+    name: str,
+    reads: tuple[str, ...],
+    amends: tuple[str, ...] = (),
+    cached: bool = True,
 ) -> Task:
     """Wrap a core function as a cached, persisted, cancellable task.
 
     ``reads`` names the parameters holding the paths the function reads (files or
     measurement sets, or lists of them); ``amends`` the MS columns it writes into one of
-    them. The function's return annotation must be JSON-able data (a dataclass or pydantic
-    model of paths, numbers and strings): it is how the result is stored.
+    them (a step changing a working copy in place leaves those, and the later steps',
+    out of the copy's identity). The function's return annotation must be JSON-able data
+    (a dataclass or pydantic model of paths, numbers and strings): it is how the result is
+    stored. A task that is not ``cached`` runs every time (a summary of the run).
     """
     register_return_type(function)
 
@@ -81,7 +101,9 @@ def flint_task(
     return task(
         run,
         name=name,
-        cache_policy=InputIdentity(reads=tuple(reads), amends=tuple(amends)),
+        cache_policy=InputIdentity(reads=tuple(reads), amends=tuple(amends))
+        if cached
+        else NO_CACHE,
         persist_result=True,
         result_serializer=FlintJSONSerializer(),
         retries=0,
@@ -151,8 +173,23 @@ validate_task = flint_task(
     validate, "validate", ("catalogue", "truth", "image", "rms_image", "psf_images")
 )
 thermal_task = flint_task(thermal_limit, "thermal-limit", ("residual", "noise_image"))
-find_outliers_task = flint_task(find_outliers, "outliers", ("ms",))
-peel_task = flint_task(subtract_outliers, "peel", ("ms",))
-refine_task = flint_task(refine_bright, "refine", ("ms", "restored_image"))
 simulate_calibrator_task = flint_task(simulate_demo_calibrator, "calibrator", ())
 simulate_field_task = flint_task(simulate_demo_field, "field", ())
+
+# a beam's working copy (flint.working): made once, then changed in place
+working_copy_task = flint_task(make_working_copy, "preprocess", ("source",))
+calibrate_task = flint_task(
+    calibrate_in_place, "apply", ("ms", "solutions_path"), amends=("DATA", "FLAG")
+)
+flag_working_task = flint_task(flag_in_place, "flag", ("ms",), amends=("FLAG",))
+apply_gains_task = flint_task(apply_gains, "apply", ("ms", "gains_path"))
+image_round_task = flint_task(image_round, "image", ("ms", "gains_path"))
+solve_round_task = flint_task(solve_round, "selfcal", ("ms", "model"))
+noise_image_task = flint_task(noise_image, "noise", ("ms", "gains_path"))
+keep_round_task = flint_task(keep_round_copy, "keep", ("ms", "gains_path"))
+summary_task = flint_task(summarise_run, "summary", (), cached=False)
+# peeling in the working copy: one column serves every round, so these steps always run
+# and do nothing while the copy holds their output (flint.working.peeling)
+find_outliers_task = flint_task(find_outliers_in_place, "outliers", ("ms", "gains_path"))
+peel_task = flint_task(subtract_in_place, "peel", (), cached=False)
+refine_task = flint_task(refine_in_place, "refine", (), cached=False)

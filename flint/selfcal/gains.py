@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flint.calibration.apply import jones_of, solution_intervals
+from flint.calibration.jones import sandwich
 from flint.calibration.repair import reference_phase
 from flint.calibration.solutions import AOSolutions, write_solutions
 from flint.calibration.stefcal import NormalEquations, accumulate, empty_equations, stefcal
@@ -120,11 +122,35 @@ def solve_selfcal_gains(
     if not overwrite and recipe.made(solutions_path):
         logger.info("Self-calibration gains %s are up to date; skipping", solutions_path)
         return SelfcalGains(solutions_path, 0, float("nan"), float("nan"), skipped=True)
+    solutions = compute_selfcal_gains(ms, options, data_column, models)
+    write_solutions(solutions, solutions_path, overwrite=True)
+    recipe.record(solutions_path)
+    return describe_gains(ms, solutions, solutions_path)
+
+
+def compute_selfcal_gains(
+    ms: str | os.PathLike[str],
+    options: GainSolveOptions,
+    data_column: str = "DATA",
+    model_column: str | Sequence[str] = "MODEL_DATA",
+    applied: AOSolutions | None = None,
+) -> AOSolutions:
+    """Gains of ``ms``'s ``data_column`` against ``model_column`` (solved, not written).
+
+    Several model columns are summed (the image's model and that of sources subtracted
+    outside the image, :mod:`flint.peel`). ``applied``: gains already applied to
+    ``data_column`` (a working copy calibrated in place, :mod:`flint.working`); they are
+    undone on the fly, so the gains are solved against the data as the bandpass left them,
+    whatever was applied since.
+    """
+    ms = Path(ms)
+    models = [model_column] if isinstance(model_column, str) else list(model_column)
     require_columns(ms, data_column, *models, "FLAG")
     with open_ms(ms, "SPECTRAL_WINDOW") as tab:
         frequencies = tab.getcell("CHAN_FREQ", 0)
     with open_ms(ms, "ANTENNA") as tab:
         n_ant = tab.nrows()
+    applied_jones = None if applied is None else jones_of(applied)
     with open_ms(ms) as tab:
         times = tab.getcol("TIME")
         half = 0.5 * float(np.median(tab.getcol("INTERVAL")))
@@ -137,18 +163,25 @@ def solve_selfcal_gains(
         total = empty_equations(n_intervals * n_groups, 2, n_ant)
         for first in range(0, tab.nrows(), ROW_CHUNK):
             rows = min(ROW_CHUNK, tab.nrows() - first)
-            data = tab.getcol(data_column, startrow=first, nrow=rows)[..., DIAGONAL]
+            ant1 = tab.getcol("ANTENNA1", startrow=first, nrow=rows)
+            ant2 = tab.getcol("ANTENNA2", startrow=first, nrow=rows)
+            data = tab.getcol(data_column, startrow=first, nrow=rows)
+            if applied_jones is not None:  # back to the data before those gains
+                which = solution_intervals(times[first : first + rows], applied)
+                data = sandwich(
+                    applied_jones[which, ant1], data, applied_jones[which, ant2]
+                ).astype(data.dtype)
+            data = data[..., DIAGONAL]
             model = sum(
                 tab.getcol(column, startrow=first, nrow=rows)[..., DIAGONAL] for column in models
             )
             flags = tab.getcol("FLAG", startrow=first, nrow=rows)[..., DIAGONAL]
+            flags = flags | ~np.isfinite(data)
             uv_flags, weights = _uv_selection(
                 tab.getcol("UVW", startrow=first, nrow=rows), frequencies, options
             )
             if uv_flags is not None:
                 flags = flags | uv_flags
-            ant1 = tab.getcol("ANTENNA1", startrow=first, nrow=rows)
-            ant2 = tab.getcol("ANTENNA2", startrow=first, nrow=rows)
             index = np.clip(
                 ((times[first : first + rows] - start) // solint).astype(int), 0, n_intervals - 1
             )
@@ -185,9 +218,14 @@ def solve_selfcal_gains(
     jones = np.stack([reference_phase(jones[i], options.refant) for i in range(n_intervals)])
     if n_groups > 1:  # one solution per channel group, expanded so apply matches channels
         jones = jones[:, :, groups]
-    solutions = AOSolutions(jones, start_time=start, end_time=start + n_intervals * solint)
-    write_solutions(solutions, solutions_path, overwrite=True)
-    recipe.record(solutions_path)
+    return AOSolutions(jones, start_time=start, end_time=start + n_intervals * solint)
+
+
+def describe_gains(
+    ms: str | os.PathLike[str], solutions: AOSolutions, solutions_path: str | os.PathLike[str]
+) -> SelfcalGains:
+    """How large the corrections of ``solutions`` (written to ``solutions_path``) are."""
+    jones = solutions.gains
     diagonal = jones[..., DIAGONAL]
     finite = np.isfinite(diagonal)
     phase_rms = (
@@ -200,13 +238,14 @@ def solve_selfcal_gains(
         if finite.any()
         else float("nan")
     )
+    span = solutions.end_time - solutions.start_time
     logger.info(
         "Self-calibration gains for %s: %d interval(s) of %.0f s, phase rms %.1f deg, amplitude rms %.3f -> %s",
         ms,
-        n_intervals,
-        solint,
+        solutions.n_sol,
+        span / max(solutions.n_sol, 1),
         phase_rms,
         amplitude_rms,
         solutions_path,
     )
-    return SelfcalGains(solutions_path, n_intervals, phase_rms, amplitude_rms)
+    return SelfcalGains(Path(solutions_path), solutions.n_sol, phase_rms, amplitude_rms)

@@ -47,9 +47,11 @@ def build_bane_command(
     out_base: str | os.PathLike[str],
     options: SourceFindOptions,
     executable: str | None = None,
+    cores: int = 1,
 ) -> list[str]:
-    """``BANE`` writing ``{out_base}_bkg.fits`` and ``{out_base}_rms.fits``."""
-    argv = [executable or options.bane_executable, "--cores", str(options.bane_cores)]
+    """``BANE`` writing ``{out_base}_bkg.fits`` and ``{out_base}_rms.fits``; ``cores`` unless
+    the options fix them."""
+    argv = [executable or options.bane_executable, "--cores", str(options.bane_cores or cores)]
     if options.bane_grid is not None:
         argv += ["--grid", *(str(step) for step in options.bane_grid)]
     if options.bane_box is not None:
@@ -64,13 +66,15 @@ def build_aegean_command(
     table_base: str | os.PathLike[str],
     options: SourceFindOptions,
     executable: str | None = None,
+    cores: int = 1,
 ) -> list[str]:
-    """``aegean`` with explicit background and noise maps, writing ``{table_base}_comp.{fits,csv}``."""
+    """``aegean`` with explicit background and noise maps, writing ``{table_base}_comp.{fits,csv}``;
+    ``cores`` unless the options fix them."""
     base = os.fspath(table_base)
     argv = [
         executable or options.aegean_executable,
         "--cores",
-        str(options.aegean_cores),
+        str(options.aegean_cores or cores),
         "--background",
         os.fspath(background),
         "--noise",

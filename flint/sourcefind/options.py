@@ -12,8 +12,8 @@ from flint.options import BaseOptions
 class SourceFindOptions(BaseOptions):
     """How BANE and Aegean are run on one image."""
 
-    bane_cores: int = Field(1, ge=1)
-    """Processes BANE may use; 1 is fastest (and safest) for images of a few thousand pixels."""
+    bane_cores: int | None = Field(None, ge=1)
+    """Processes BANE may use; None: the cores of the worker's task (:mod:`flint.cores`)."""
     bane_grid: tuple[int, int] | None = None
     """BANE grid step in pixels (x, y); None lets BANE choose about 4 beams."""
     bane_box: tuple[int, int] | None = None
@@ -24,8 +24,8 @@ class SourceFindOptions(BaseOptions):
     """Aegean seed threshold: islands start at pixels this many sigma above the background."""
     floodclip: float = Field(4.0, gt=0)
     """Aegean flood threshold: islands grow down to this many sigma."""
-    aegean_cores: int = Field(1, ge=1)
-    """Processes Aegean may use for fitting."""
+    aegean_cores: int | None = Field(None, ge=1)
+    """Processes Aegean may use for fitting; None: the cores of the worker's task."""
     maxsummits: int | None = Field(None, ge=1)
     """Islands with more summits than this are estimated rather than fitted; None: no limit."""
     aegean_timeout_s: float = Field(1800.0, gt=0)

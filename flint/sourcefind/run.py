@@ -14,6 +14,7 @@ import numpy as np
 from astropy.table import Table
 
 from flint.atomic import atomic_path
+from flint.cores import bane_cores, image_rows, task_cores
 from flint.errors import InputError, ToolError
 from flint.external import run_tool, scaled_timeout
 from flint.identity import Recipe
@@ -100,7 +101,11 @@ def run_bane(
     ):
         out_base = Path(work) / image_stem(image)
         argv = build_bane_command(
-            image, out_base, options, resolve_executable(options.bane_executable)
+            image,
+            out_base,
+            options,
+            resolve_executable(options.bane_executable),
+            bane_cores(task_cores(), image_rows(image)),
         )
         timeout = scaled_timeout([image], TOOL_SECONDS_PER_GB, minimum=options.bane_timeout_s)
         run_tool(argv, log_path=log_path, timeout=timeout)
@@ -138,6 +143,7 @@ def run_aegean(
             base,
             options,
             resolve_executable(options.aegean_executable),
+            task_cores(),
         )
         timeout = scaled_timeout([image], TOOL_SECONDS_PER_GB, minimum=options.aegean_timeout_s)
         run_tool(argv, log_path=log_path, timeout=timeout)

@@ -27,9 +27,69 @@ CLUSTER_ADDRESS_ENV = "FLINT_DASK_ADDRESS"
 """Scheduler address of a running Dask cluster that flows started in this process use."""
 
 
+def worker_task_cores(config: ClusterConfig) -> int | None:
+    """Cores each task of one of ``config``'s workers may give its tools (:mod:`flint.cores`):
+    a job-queue job's ``job_cpu`` (default ``cores``) shared by its ``cores`` Dask threads;
+    a LocalCluster's share of this machine's cores per worker thread; None for other classes
+    (their tools use every core they see)."""
+    import math
+
+    from distributed import LocalCluster
+
+    from flint.cores import available_cores, share
+
+    cls = resolve_cluster_class(config.cluster_class)
+    kwargs = config.cluster_kwargs
+    if config.is_jobqueue:
+        import dask
+
+        threads = kwargs.get("cores") or dask.config.get(
+            f"jobqueue.{cls.job_cls.config_name}.cores", None
+        )
+        if not threads:
+            return None
+        return share(int(kwargs.get("job_cpu") or threads), int(threads))
+    if not issubclass(cls, LocalCluster):
+        return None
+    cpus = available_cores()
+    workers, threads = kwargs.get("n_workers"), kwargs.get("threads_per_worker")
+    processes = kwargs.get("processes", True)
+    if workers is None and threads is None:
+        from distributed.deploy.utils import nprocesses_nthreads
+
+        workers, threads = nprocesses_nthreads(cpus) if processes else (1, cpus)
+    elif workers is None:
+        workers = max(1, cpus // threads) if processes else 1
+    elif threads is None:
+        threads = max(1, math.ceil(cpus / workers))
+    return share(cpus // max(1, int(workers)), int(threads))
+
+
+def _with_task_cores(config: ClusterConfig, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` exporting FLINT_TASK_CORES to every worker (a job's prologue, a local
+    worker's environment), unless the config sets it already."""
+    from flint.cores import TASK_CORES_ENV
+
+    cores = worker_task_cores(config)
+    if cores is None:
+        return kwargs
+    if config.is_jobqueue:
+        prologue = list(kwargs.get("job_script_prologue") or [])
+        if not any(TASK_CORES_ENV in line for line in prologue):
+            prologue.append(f"export {TASK_CORES_ENV}={cores}")
+        return {**kwargs, "job_script_prologue": prologue}
+    env = dict(kwargs.get("env") or {})
+    env.setdefault(TASK_CORES_ENV, str(cores))
+    if kwargs.get("processes", True) is False:  # workers are threads of this process
+        os.environ.setdefault(TASK_CORES_ENV, env[TASK_CORES_ENV])
+        return kwargs
+    return {**kwargs, "env": env}
+
+
 def cluster_kwargs(config: ClusterConfig) -> dict[str, Any]:
-    """The keywords passed to the cluster class, defaults included (worker lifetime)."""
-    kwargs = dict(config.cluster_kwargs)
+    """The keywords passed to the cluster class, defaults included (worker lifetime, each
+    worker's task cores)."""
+    kwargs = _with_task_cores(config, dict(config.cluster_kwargs))
     if isinstance(kwargs.get("silence_logs"), str):  # logging wants "INFO", YAML says "info"
         kwargs["silence_logs"] = kwargs["silence_logs"].upper()
     if config.is_jobqueue:  # the dashboard on loopback, reached through the proxy

@@ -15,6 +15,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import INPUTS
 
+from flint.cores import task_cores
 from flint.ms import summarise_ms
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,12 @@ def summarise(ms: str, index: int, seconds: float = 0.0, record_dir: str | None 
         with (Path(record_dir) / f"task-{index}").open("a") as record:
             record.write(f"done {where}\n")
     logger.info("flint smoke task %d: %d rows on %s", index, summary.n_rows, os.uname().nodename)
-    return {"index": index, "rows": summary.n_rows, "job": os.environ.get("SLURM_JOB_ID")}
+    return {
+        "index": index,
+        "rows": summary.n_rows,
+        "job": os.environ.get("SLURM_JOB_ID"),
+        "task_cores": task_cores(),  # what the tools of a task on this worker get
+    }
 
 
 @flow(name="flint-cluster-smoke")

@@ -1,15 +1,22 @@
 """The continuum flow: calibrate, flag, image and self-calibrate every beam, then mosaic.
 
-Per beam (beams run in parallel; nothing waits for other beams)::
+Per beam (beams run in parallel; nothing waits for other beams), on one working copy
+changed in place (:mod:`flint.working`; the raw data are only read)::
 
-    raw MS --preprocess (as its layout needs)--> SB<sbid>.<field>.beamNN.ms
-           --apply bandpass--> .bandpass.ms --flag--> .flagged.ms --split--> .round0.ms
-    (calibrated CASDA data: preprocess --flag--> .flagged.ms, imaged as round 0)
-    round 0: image
-    round r: mask (image r-1) -> solve gains (DATA vs the model of MS r-1) -> apply
-             -> .round{r}.ms -> [peel] -> image (with the mask, unless the round's
-             masking says use_fits_mask: false) -> [refine]
-    last round: find sources
+    raw MS --preprocess (as its layout needs)--> beamNN/SB<sbid>.<field>.beamNN.ms
+           --apply bandpass (in place)--> --flag (in place)-->
+    (calibrated CASDA data: no bandpass)
+    round 0: image DATA
+    round r: mask (image r-1) -> solve gains against the model of image r-1 (predicted
+             into MODEL_DATA for the solve only) -> apply them to DATA in place (undoing
+             round r-1's) -> [peel] -> image (with the mask, unless the round's masking
+             says use_fits_mask: false) -> [refine]
+    last round: image the simulated noise alone (before the last image), find sources
+
+At most two copies of a beam's visibilities are on disk at any moment: the raw data and
+the working copy. ``keep_intermediates`` also keeps a copy of the working copy as each
+round imaged it (``.roundN.ms``) and its MODEL_DATA and NOISE_DATA columns; what a run
+keeps is listed in ``<output_dir>/summary.json``.
 
 Peeling (the round's ``peel`` stage, see :mod:`flint.peel`): with ``subtract_outside``
 the first such round finds bright sources outside the image in a wide image, and every
@@ -17,25 +24,28 @@ such round subtracts them (each cleaned in its own small image) and images
 ``PEELED_DATA``; with ``refine_bright`` a round remodels its brightest sources at full
 resolution into ``FIELD_MODEL``. The next self-calibration solves against the round's
 model (``FIELD_MODEL`` or MODEL_DATA) plus the subtracted sources (``OUTLIER_DATA``).
+These columns live in the working copy, which records whose output each holds
+(:mod:`flint.working.peeling`); with peeling on it holds up to three more data columns
+between steps (five while a peeling step runs).
 
 Joins (per round, waiting for every beam): convolve to a common resolution, mosaic,
 find sources on the mosaic; after the last round, validate against the truth (a
 simulation's manifest found beside the data, or a catalogue given by the user) and
-image the simulated noise alone (the thermal limit) when the data carry NOISE_DATA.
-Products go under ``output_dir``: ``beamNN/`` per beam and ``mosaic/roundN/``.
+compare each beam with the image of its simulated noise (the thermal limit) when the raw
+data carry NOISE_DATA. Products go under ``output_dir``: ``beamNN/`` per beam and
+``mosaic/roundN/``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from prefect import flow
 from prefect.futures import PrefectFuture
 
-from flint.askap.preprocess import planned_steps
 from flint.calibration.apply import check_compatible, check_usable, match_solutions
 from flint.calibration.solutions import read_solutions
 from flint.convolve import conv_name
@@ -64,14 +74,21 @@ class BeamChain:
     stem: str
     directory: Path
     ms: Path
+    """The beam's working copy."""
     image: ImageProducts
     imaged: PrefectFuture
     modelled: PrefectFuture
     """The model the next self-calibration solves against is complete (image, refinement)."""
+    gains: Path | None = None
+    """The gains the round's image was made with (None: the bandpass alone)."""
+    ready: PrefectFuture | None = None
+    """The last task that changed the working copy (its gains applied, a column written)."""
     outliers: PrefectFuture | None = None
     """The bright sources outside the image (found once, by the first peeling round)."""
     peeled: bool = False
     """This round imaged data with those sources subtracted (its model lacks them)."""
+    peel: PrefectFuture | None = None
+    """The round's subtraction (the working copy's columns it wrote), when it peeled."""
     model_column: str = "MODEL_DATA"
     """The round's model of the field: the image's, or refined (``FIELD_MODEL``)."""
 
@@ -89,50 +106,37 @@ def image_products(
 
 
 def _imaging(strategy: Strategy, round_number: int, **changes) -> WSCleanOptions:
-    return options_for_round(strategy, "imaging", round_number).with_options(**changes)
+    """The round's wsclean options; the working copy's DATA always holds the round's data."""
+    return options_for_round(strategy, "imaging", round_number).with_options(
+        data_column="DATA", no_update_model_required=True, **changes
+    )
 
 
 def _start_beam(
-    state: MSLayoutState, solutions: Path | None, output_dir: Path, strategy: Strategy
+    state: MSLayoutState,
+    solutions: Path | None,
+    output_dir: Path,
+    strategy: Strategy,
+    keep_intermediates: bool = False,
 ) -> BeamChain:
     beam, stem = state.beam, state.stem
     directory = output_dir / f"beam{beam:02d}"
     directory.mkdir(parents=True, exist_ok=True)
-    ms, after = state.path, []
-    if planned_steps(state, None):
-        ms = directory / f"{stem}.ms"
-        with labelled("preprocess", beam):
-            after.append(bind(tasks.preprocess_task, output_dir).submit(state.path, ms, field=None))
-    column = "DATA"
+    ms = directory / f"{stem}.ms"
+    with labelled("preprocess", beam):
+        after = bind(tasks.working_copy_task, output_dir).submit(state.path, ms)
     if solutions is not None:
         with labelled("apply", beam):
-            after = [
-                bind(tasks.apply_solutions_task, output_dir).submit(
-                    ms, solutions, directory / f"{stem}.bandpass.ms", data_column="DATA",
-                    wait_for=after,
-                )
-            ]  # fmt: skip
-        ms, column = directory / f"{stem}.bandpass.ms", "CORRECTED_DATA"
-    flagged_ms = directory / f"{stem}.flagged.ms"
+            after = bind(tasks.calibrate_task, output_dir).submit(ms, solutions, wait_for=[after])
     with labelled("flag", beam):
-        flagged = bind(tasks.flag_task, output_dir).submit(
-            ms,
-            flagged_ms,
-            column=column,
-            log_path=directory / "logs" / "aoflagger.log",
-            wait_for=after,
+        flagged = bind(tasks.flag_working_task, output_dir).submit(
+            ms, log_path=directory / "logs" / "aoflagger.log", wait_for=[after]
         )
-    round_ms, after = flagged_ms, [flagged]
-    if column != "DATA":
-        round_ms = directory / f"{stem}.round0.ms"
-        with labelled("split", beam):
-            after = [
-                bind(tasks.split_task, output_dir).submit(
-                    flagged_ms, round_ms, column=column, wait_for=[flagged]
-                )
-            ]
-    options = _imaging(strategy, 0, data_column="DATA")
-    return _image(beam, stem, directory, round_ms, options, 0, strategy, output_dir, after)
+    options = _imaging(strategy, 0)
+    return _image(
+        beam, stem, directory, ms, options, 0, strategy, output_dir, None, [flagged],
+        keep_intermediates=keep_intermediates,
+    )  # fmt: skip
 
 
 def check_inputs(
@@ -183,9 +187,11 @@ def _bandpass_of_beams(
 
 
 def _image(
-    beam, stem, directory, ms, options, round_number, strategy, output_dir, after, previous=None
-):
-    """Image one round (peeling first or after it, as the round's ``peel`` stage says)."""
+    beam, stem, directory, ms, options, round_number, strategy, output_dir, gains, after,
+    previous=None, keep_intermediates=False,
+):  # fmt: skip
+    """Image one round of the working copy (peeling first or after it, as the round's
+    ``peel`` stage says; the peel columns live in the working copy, :mod:`flint.working`)."""
     peel = options_for_round(strategy, "peel", round_number)
     peel_dir = directory / "peel"
     outliers = previous.outliers if previous is not None else None
@@ -193,33 +199,38 @@ def _image(
         if outliers is None:
             with labelled("outliers", beam, round_number):
                 outliers = bind(tasks.find_outliers_task, output_dir).submit(
-                    ms, options, peel, options.data_column,
-                    peel_dir / f"{stem}.outliers.json", wait_for=after,
+                    ms, options, peel, peel_dir / f"{stem}.outliers.json", gains,
+                    wait_for=after,
                 )  # fmt: skip
         # the previous round's model, if it imaged peeled data (else its edge holds parts
         # of the sources being peeled)
-        field_model = previous.model_column if previous is not None and previous.peeled else None
+        peeled_before = previous is not None and previous.peeled
         with labelled("peel", beam, round_number):
-            after = [
-                bind(tasks.peel_task, output_dir).submit(
-                    ms, outliers, options, peel, options.data_column,
-                    peel_dir / f"round{round_number}", field_model, wait_for=after,
-                )
-            ]  # fmt: skip
+            peeled = bind(tasks.peel_task, output_dir).submit(
+                ms, outliers, options, peel, peel_dir / f"round{round_number}" / "outside",
+                gains, previous.imaged if peeled_before else None,
+                previous.model_column if peeled_before else None,
+                keep_columns=keep_intermediates, wait_for=after,
+            )  # fmt: skip
+        after = [peeled]
         options = options.with_options(data_column=PEELED_COLUMN)
     name = f"{stem}.round{round_number}"
     image = image_products(directory / "images" / name, options, SUB_BAND_KINDS)
     with labelled("image", beam, round_number):
-        imaged = bind(tasks.image_task, output_dir).submit(
-            ms, options, directory / "images", name, channel_kinds=SUB_BAND_KINDS, wait_for=after
-        )
-    chain = BeamChain(beam, stem, directory, ms, image, imaged, imaged, outliers)
-    chain.peeled = peel.subtract_outside
+        imaged = bind(tasks.image_round_task, output_dir).submit(
+            ms, options, directory / "images", name, gains, channel_kinds=SUB_BAND_KINDS,
+            held=[peeled] if peel.subtract_outside else [], wait_for=after,
+        )  # fmt: skip
+    chain = BeamChain(
+        beam, stem, directory, ms, image, imaged, modelled=imaged, gains=gains, ready=imaged,
+        outliers=outliers, peeled=peel.subtract_outside,
+        peel=peeled if peel.subtract_outside else None,
+    )  # fmt: skip
     if peel.refine_bright and round_number < strategy.selfcal_rounds:
         with labelled("refine", beam, round_number):
-            chain.modelled = bind(tasks.refine_task, output_dir).submit(
-                ms, image.image, options, peel, peel_dir / f"round{round_number}",
-                wait_for=[imaged],
+            chain.modelled = chain.ready = bind(tasks.refine_task, output_dir).submit(
+                ms, imaged, peel, peel_dir / f"round{round_number}" / "bright", gains,
+                keep_columns=keep_intermediates, wait_for=[imaged],
             )  # fmt: skip
         chain.model_column = FIELD_COLUMN
     return chain
@@ -235,7 +246,17 @@ def _find(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: P
         )
 
 
-def _selfcal_round(chain: BeamChain, round_number: int, strategy: Strategy, output_dir: Path):
+def _selfcal_round(
+    chain: BeamChain,
+    round_number: int,
+    strategy: Strategy,
+    output_dir: Path,
+    noise: bool = False,
+    keep_intermediates: bool = False,
+) -> tuple[BeamChain, PrefectFuture | None]:
+    """One self-calibration round of a beam; with ``noise`` (the last round of simulated
+    data) also the image of the noise alone, made before the round's image (the disk peak
+    stays lower); returns it too."""
     beam, directory, stem = chain.beam, chain.directory, chain.stem
     masking = options_for_round(strategy, "masking", round_number)
     mask, after = None, []
@@ -249,34 +270,61 @@ def _selfcal_round(chain: BeamChain, round_number: int, strategy: Strategy, outp
             )
     gains = directory / "gains" / f"{stem}.round{round_number}.gains.bin"
     with labelled("selfcal", beam, round_number):
-        solved = bind(tasks.selfcal_task, output_dir).submit(
+        solved = bind(tasks.solve_round_task, output_dir).submit(
             chain.ms,
+            chain.imaged,  # the previous round's products: its models are predicted
             gains,
             options_for_round(strategy, "gain_solve", round_number),
-            data_column="DATA",
-            model_column=[chain.model_column, OUTLIER_COLUMN]
+            keep_model=keep_intermediates,
+            model_columns=[chain.model_column, OUTLIER_COLUMN]
             if chain.peeled
-            else chain.model_column,
-            wait_for=[chain.modelled],
+            else [chain.model_column],
+            held=_held_models(chain),
+            wait_for=[chain.modelled, chain.ready],
         )
-    round_ms = directory / f"{stem}.round{round_number}.ms"
     with labelled("apply", beam, round_number):
-        applied = bind(tasks.apply_solutions_task, output_dir).submit(
-            chain.ms, gains, round_ms, data_column="DATA", wait_for=[solved]
+        applied = bind(tasks.apply_gains_task, output_dir).submit(
+            chain.ms, gains, wait_for=[solved]
         )
-    options = _imaging(strategy, round_number, data_column="CORRECTED_DATA", fits_mask=mask)
-    return _image(
-        beam,
-        stem,
-        directory,
-        round_ms,
-        options,
-        round_number,
-        strategy,
-        output_dir,
-        [applied, *after],
-        chain,
-    )
+    after.append(applied)
+    noise_image = None
+    if noise:
+        options = _imaging(
+            strategy,
+            round_number,
+            fits_mask=None,
+            niter=0,  # the noise alone, not cleaned: what the residual is judged against
+            no_dirty=True,  # identical to the image without cleaning
+        )
+        with labelled("noise", beam, round_number):
+            noise_image = bind(tasks.noise_image_task, output_dir).submit(
+                chain.ms, options, directory / "images", f"{stem}.noise", gains,
+                keep_noise=keep_intermediates, wait_for=[applied],
+            )  # fmt: skip
+        after.append(noise_image)
+    options = _imaging(strategy, round_number, fits_mask=mask)
+    next_chain = _image(
+        beam, stem, directory, chain.ms, options, round_number, strategy, output_dir, gains,
+        after, chain, keep_intermediates,
+    )  # fmt: skip
+    return next_chain, noise_image
+
+
+def _held_models(chain: BeamChain) -> list[PrefectFuture]:
+    """The steps whose columns the next solve sums into its model (refinement, subtraction)."""
+    held = [chain.modelled] if chain.model_column == FIELD_COLUMN else []
+    return held + ([chain.peel] if chain.peel is not None else [])
+
+
+def _keep_round(chain: BeamChain, round_number: int, output_dir: Path) -> BeamChain:
+    """A copy of the working copy as round ``round_number`` imaged it (an intermediate);
+    the next change of the working copy waits for it."""
+    destination = chain.directory / f"{chain.stem}.round{round_number}.ms"
+    with labelled("keep", chain.beam, round_number):
+        kept = bind(tasks.keep_round_task, output_dir).submit(
+            chain.ms, chain.gains, destination, wait_for=[chain.ready]
+        )
+    return replace(chain, ready=kept)
 
 
 def _mosaic_round(chains: list[BeamChain], round_number: int, output_dir: Path, strategy: Strategy):
@@ -303,15 +351,19 @@ def continuum_flow(
     strategy: Path | None = None,
     beams: list[int] | None = None,
     truth: Path | None = None,
+    keep_intermediates: bool = False,
 ) -> list[PrefectFuture]:
     """Continuum images, self-calibrated per beam, mosaicked and validated.
 
     ``science_dir`` holds one MS per beam in any layout flint knows (raw, CASDA, flint;
-    see :mod:`flint.ms.layout`): each is preprocessed into a copy as its layout needs.
-    ``bandpass_dir`` is the bandpass flow's output (``None`` for calibrated CASDA data).
-    ``strategy`` is a strategy YAML (default: the packaged one); ``truth`` a reference
-    catalogue or sky model to validate against (default: the simulation truth found
-    under ``science_dir``, if any).
+    see :mod:`flint.ms.layout`): each is preprocessed into one working copy as its layout
+    needs, which every later step changes in place. ``bandpass_dir`` is the bandpass flow's
+    output (``None`` for calibrated CASDA data). ``strategy`` is a strategy YAML (default:
+    the packaged one); ``truth`` a reference catalogue or sky model to validate against
+    (default: the simulation truth found under ``science_dir``, if any).
+    ``keep_intermediates`` keeps a copy of each round's data and the transient columns
+    (disk: one more beam copy per round). The last task lists what is kept
+    (``summary.json``).
     """
     output_dir = Path(output_dir)
     plan, observation, solutions = check_inputs(science_dir, bandpass_dir, strategy, beams)
@@ -320,17 +372,33 @@ def continuum_flow(
     chains = []
     noise_beams = set()  # simulated data carry the noise alone, for the thermal limit
     for beam, state in observation.beams.items():
-        chains.append(_start_beam(state, solutions[beam], output_dir, plan))
+        chains.append(_start_beam(state, solutions[beam], output_dir, plan, keep_intermediates))
         with open_ms(state.path) as tab:
             if "NOISE_DATA" in tab.colnames():
                 noise_beams.add(beam)
     futures: list[PrefectFuture] = []
-    for round_number in range(plan.selfcal_rounds + 1):
+    last = plan.selfcal_rounds
+    noise_images: dict[int, PrefectFuture] = {}
+    for round_number in range(last + 1):
+        if keep_intermediates and round_number:
+            chains = [_keep_round(chain, round_number - 1, output_dir) for chain in chains]
+            futures += [chain.ready for chain in chains]
         if round_number:
-            chains = [_selfcal_round(chain, round_number, plan, output_dir) for chain in chains]
+            stepped = []
+            for chain in chains:
+                noise = round_number == last and chain.beam in noise_beams
+                chain, noise_image = _selfcal_round(
+                    chain, round_number, plan, output_dir, noise, keep_intermediates
+                )
+                stepped.append(chain)
+                if noise_image is not None:
+                    noise_images[chain.beam] = noise_image
+            chains = stepped
         mosaic, mosaicked = _mosaic_round(chains, round_number, output_dir, plan)
         futures.append(mosaicked)
-    last = plan.selfcal_rounds
+    if keep_intermediates:
+        chains = [_keep_round(chain, last, output_dir) for chain in chains]
+        futures += [chain.ready for chain in chains]
     futures += [_find(chain, last, plan, output_dir) for chain in chains]
     with labelled("find", round_number=last):
         found = bind(tasks.find_sources_task, output_dir).submit(
@@ -341,45 +409,50 @@ def continuum_flow(
         )
     futures.append(found)
     checks = _validation(
-        chains, noise_beams, mosaic, found, plan, Path(science_dir), truth, output_dir
-    )
+        chains, noise_beams, noise_images, mosaic, found, plan, Path(science_dir), truth,
+        output_dir, keep_intermediates,
+    )  # fmt: skip
     products = [mosaic, source_find_paths(mosaic, mosaic.parent / "catalogues").catalogue_fits]
     products += [chain.image.image for chain in chains]
     with labelled("publish"):
         published = bind(publish_results, output_dir).submit(
             output_dir, checks, products, "Continuum products", wait_for=[found, *checks]
         )
-    return [*futures, *checks, published]
+    futures += [*checks, published]
+    with labelled("summary"):
+        futures.append(
+            bind(tasks.summary_task, output_dir).submit(
+                output_dir,
+                [state.path for state in observation.beams.values()],
+                keep_intermediates,
+                wait_for=list(futures),
+            )
+        )
+    return futures
 
 
 def _validation(
-    chains, noise_beams, mosaic, found, strategy, science_dir, truth, output_dir
-) -> list[PrefectFuture]:
+    chains, noise_beams, noise_images, mosaic, found, strategy, science_dir, truth, output_dir,
+    keep_intermediates,
+) -> list[PrefectFuture]:  # fmt: skip
     """Validate the last mosaic against the truth; compare each beam with its thermal limit."""
     futures = []
     last = strategy.selfcal_rounds
     for chain in chains:
-        options = _imaging(
-            strategy,
-            last,
-            data_column="NOISE_DATA",
-            fits_mask=None,
-            niter=0,  # the noise alone, not cleaned: what the residual is judged against
-            no_update_model_required=True,
-            no_dirty=True,  # identical to the image without cleaning
-        )
         if chain.beam not in noise_beams:
             continue
-        noise = image_products(chain.directory / "images" / f"{chain.stem}.noise", options, ())
-        with labelled("noise", chain.beam, last):
-            imaged = bind(tasks.image_task, output_dir).submit(
-                chain.ms, options, chain.directory / "images", noise.prefix.name,
-                channel_kinds=(), wait_for=[chain.imaged],
-            )  # fmt: skip
+        noise = noise_images.get(chain.beam)
+        if noise is None:  # no self-calibration round: the noise of the bandpass-calibrated data
+            options = _imaging(strategy, last, fits_mask=None, niter=0, no_dirty=True)
+            with labelled("noise", chain.beam, last):
+                noise = bind(tasks.noise_image_task, output_dir).submit(
+                    chain.ms, options, chain.directory / "images", f"{chain.stem}.noise",
+                    chain.gains, keep_noise=keep_intermediates, wait_for=[chain.ready],
+                )  # fmt: skip
         with labelled("validate", chain.beam, last):
             futures.append(
                 bind(tasks.thermal_task, output_dir).submit(
-                    chain.image.residual, noise.image, wait_for=[imaged]
+                    chain.image.residual, noise_image_path(chain), wait_for=[chain.imaged, noise]
                 )
             )
     truth = truth or find_simulation_truth(science_dir)
@@ -401,3 +474,12 @@ def _validation(
             )
         )
     return futures
+
+
+def noise_image_path(chain: BeamChain) -> Path:
+    """The image of a beam's noise alone (what its thermal limit is read from)."""
+    options = chain.image.options.with_options(
+        data_column="NOISE_DATA", fits_mask=None, niter=0, no_dirty=True
+    )
+    prefix = chain.directory / "images" / f"{chain.stem}.noise"
+    return image_products(prefix, options, ()).image

@@ -1,0 +1,241 @@
+"""Fit flint plan's cost table to full-beam benchmark results (bench_fullbeam.py's JSON).
+
+For every benchmark the flows' tasks are listed with their sizes exactly as ``flint plan``
+lists them (flint.planning: visibilities and pixels, in millions), and each stage's measured
+CPU time, memory and the disk of what the run kept are fitted, with non-negative least
+squares over the benchmarks, to the model's linear forms:
+
+- stages that read visibilities and write no image (preprocess, apply, flag, solve):
+  ``cpu = fixed + per_mvis * mvis``;
+- stages of images alone (mask, find, convolve, mosaic, validate): ``cpu = per_mpix * mpix``
+  (the benchmarks share an image size, so a fixed part cannot be told apart from it: it is
+  counted per pixel, which scales it with the image);
+- stages of both (image, noise, selfcal's prediction): ``cpu = per_mvis * mvis + per_mpix * mpix``.
+
+The same for peak memory (above the worker's own), taken per task at the stage's largest
+task. Amdahl's parallel fraction of a stage comes from the largest benchmark:
+``S = cpu / wall`` on ``n`` cores, ``p = (1 - 1/S) / (1 - 1/n)``; a loaded machine makes
+``S`` and so ``p`` smaller (the plan then errs long), so the load is recorded with the table.
+
+Usage: python benchmarks/cost_table.py benchmarks/results/fullbeam*.json
+       [--out flint/data/costs/stage_costs.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import nnls
+
+from flint.demo import demo_strategy_path
+from flint.planning import BeamShape, bandpass_tasks, continuum_tasks, products_megapixels
+from flint.strategy import load_strategy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tasks(result: dict) -> list:
+    beam = result["beam"]
+    correlations = beam["visibilities_with_correlations"] // beam["visibilities"]
+    science = BeamShape(15, beam["rows"], beam["channels"], correlations, noise=True)
+    shape = result.get("calibrator_shape")
+    if shape is None:  # older results: the calibrator scan scaled by its raw bytes
+        scale = result["raw"]["calibrator_bytes"] / result["raw"]["science_bytes"]
+        shape = {"rows": round(beam["rows"] * scale), "channels": beam["channels"]}
+    calibrator = BeamShape(15, shape["rows"], shape["channels"], correlations)
+    return bandpass_tasks([calibrator]) + continuum_tasks([science], _strategy(result))
+
+
+def _strategy(result: dict):
+    return load_strategy(demo_strategy_path() if result["strategy"] == "demo" else None)
+
+
+def _columns(stage_tasks: list) -> list[str]:
+    has_vis = any(t.mvis for t in stage_tasks)
+    has_pix = any(t.mpix for t in stage_tasks)
+    if has_vis and has_pix:
+        return ["mvis", "mpix"]
+    if has_pix:
+        return ["mpix"]
+    if has_vis:
+        return ["fixed", "mvis"]
+    return ["fixed"]
+
+
+def _fit(rows: list[dict[str, float]], target: list[float], columns: list[str]) -> dict:
+    matrix = np.array([[row[c] for c in columns] for row in rows], float)
+    coefficients, _ = nnls(matrix, np.array(target, float))
+    return dict(zip(columns, coefficients.tolist(), strict=True))
+
+
+def _wsclean_runs(result: dict):
+    """(stage, sizes, CPU s) of every imaging run of wsclean a benchmark recorded."""
+    mvis = result["beam"]["visibilities"] / 1e6
+    for tool in result["tools"]:
+        argv = tool["argv"]
+        if tool["tool"] != "wsclean" or "-predict" in argv:
+            continue
+        name = argv[argv.index("-name") + 1]
+        stage = "noise" if name.endswith(".noise") else "image" if ".round" in name else None
+        size = int(argv[argv.index("-size") + 1])
+        planes = int(argv[argv.index("-channels-out") + 1]) if "-channels-out" in argv else 1
+        yield stage, {"mvis": mvis, "mpix": size * size * planes / 1e6}, tool["cpu_seconds"]
+
+
+def _fit_imaging_per_run(table: dict, everything: list, largest: dict) -> None:
+    """Image and noise stages per wsclean run (not per stage sum): the rounds differ in
+    sub-bands and depth, so each run is a row, and partial benchmarks count. Only the
+    benchmarks of the full array (most antennas): a smaller array cleans shallower (higher
+    noise), which a cost per visibility cannot express."""
+    antennas = max(result["simulation"]["antennas"] for _, result in everything)
+    for stage in ("image", "noise"):
+        rows, cpu = [], []
+        for _, result in everything:
+            if result["simulation"]["antennas"] != antennas:
+                continue
+            for found, sizes, seconds in _wsclean_runs(result):
+                if found == stage:
+                    rows.append(sizes)
+                    cpu.append(seconds)
+        if len({(r["mvis"], r["mpix"]) for r in rows}) < 2 or stage not in table:
+            continue
+        fitted = _fit(rows, cpu, ["mvis", "mpix"])
+        measured = largest["stages"][stage]
+        runs = [seconds for found, _, seconds in _wsclean_runs(largest) if found == stage]
+        around = max(0.0, (measured["cpu_s"] - sum(runs)) / measured["tasks"])  # the task's own
+        table[stage].update(
+            cpu_s=around, cpu_s_per_mvis=fitted["mvis"], cpu_s_per_mpix=fitted["mpix"]
+        )
+
+
+def _scale_image_stages(table, image_stages, largest, tasks, worker_rss) -> None:
+    """Per-pixel CPU and memory of the image-plane stages from their measurement at several
+    image sizes (the slope), anchored to the largest full-beam benchmark (the level)."""
+    _, result = largest
+    for stage in sorted({run["stage"] for run in image_stages["runs"]}):
+        runs = [run for run in image_stages["runs"] if run["stage"] == stage]
+        if len({run["size"] for run in runs}) < 2 or stage not in table:
+            continue
+        mpix = np.array([run["mpix"] for run in runs])
+        cpu_slope = max(0.0, np.polyfit(mpix, [run["cpu_s"] for run in runs], 1)[0])
+        rss_slope = max(0.0, np.polyfit(mpix, [run["peak_rss_gib"] for run in runs], 1)[0])
+        mine = [t for t in tasks if t.stage == stage]
+        measured = result["stages"][stage]
+        fixed_cpu = (measured["cpu_s"] - cpu_slope * sum(t.mpix for t in mine)) / len(mine)
+        rss = max(0.0, measured["peak_rss_gib"] - worker_rss)
+        table[stage].update(
+            cpu_s=max(0.0, fixed_cpu),
+            cpu_s_per_mpix=cpu_slope,
+            rss_gib=max(0.0, rss - rss_slope * max(t.memory_mpix for t in mine)),
+            rss_gib_per_mpix=rss_slope,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=ROOT / "flint/data/costs/stage_costs.json")
+    parser.add_argument(
+        "--image-stages", type=Path, help="bench_image_stages.py's result: per-pixel scaling"
+    )
+    args = parser.parse_args()
+    everything = [(path, json.loads(path.read_text())) for path in args.results]
+    everything.sort(key=lambda item: item[1]["beam"]["visibilities"])
+    results = [(path, result) for path, result in everything if not result.get("partial")]
+    planned = {path: _tasks(result) for path, result in results}
+    stages = sorted({stage for _, result in results for stage in result["stages"]})
+    worker_rss = min(
+        min(s["rss_gib"] for s in result["disk_timeline"] if s["rss_gib"] > 0)
+        for _, result in results
+    )
+    table: dict[str, dict] = {}
+    for stage in stages:
+        rows, cpu, rss_rows, rss = [], [], [], []
+        for path, result in results:
+            measured = result["stages"].get(stage)
+            tasks = [t for t in planned[path] if t.stage == stage]
+            if measured is None or not tasks:
+                continue
+            if measured["tasks"] != len(tasks):
+                raise SystemExit(
+                    f"{path}: stage {stage}: {measured['tasks']} tasks ran, the plan lists "
+                    f"{len(tasks)}: flint.planning no longer matches the flows"
+                )
+            rows.append({"fixed": len(tasks), "mvis": sum(t.mvis for t in tasks),
+                         "mpix": sum(t.mpix for t in tasks)})  # fmt: skip
+            cpu.append(measured["cpu_s"])
+            rss_rows.append({"fixed": 1.0, "mvis": max(t.mvis for t in tasks),
+                             "mpix": max(t.memory_mpix for t in tasks)})  # fmt: skip
+            rss.append(max(0.0, measured["peak_rss_gib"] - worker_rss))
+        if not rows:
+            continue
+        columns = _columns([t for tasks in planned.values() for t in tasks if t.stage == stage])
+        fitted_cpu = _fit(rows, cpu, columns)
+        fitted_rss = _fit(rss_rows, rss, columns)
+        largest = results[-1][1]
+        measured = largest["stages"][stage]
+        cores = int(largest["worker_task_cores"][0])
+        speedup = measured["cpu_s"] / measured["wall_s"] if measured["wall_s"] else 1.0
+        parallel = 0.0 if cores <= 1 else (1 - 1 / max(speedup, 1.0)) / (1 - 1 / cores)
+        table[stage] = {
+            "cpu_s": fitted_cpu.get("fixed", 0.0),
+            "cpu_s_per_mvis": fitted_cpu.get("mvis", 0.0),
+            "cpu_s_per_mpix": fitted_cpu.get("mpix", 0.0),
+            "parallel_fraction": min(1.0, max(0.0, parallel)),
+            "rss_gib": fitted_rss.get("fixed", 0.0),
+            "rss_gib_per_mvis": fitted_rss.get("mvis", 0.0),
+            "rss_gib_per_mpix": fitted_rss.get("mpix", 0.0),
+        }
+    _fit_imaging_per_run(table, everything, results[-1][1])
+    if args.image_stages:
+        _scale_image_stages(table, json.loads(args.image_stages.read_text()), results[-1],
+                            planned[results[-1][0]], worker_rss)  # fmt: skip
+    copies, copy_bytes, products = [], [], []
+    for _, result in results:
+        kept = {item["kind"]: item["bytes"] for item in result["kept"]}
+        beam = result["beam"]
+        copies.append({"fixed": 1.0, "vis": beam["visibilities_with_correlations"]})
+        copy_bytes.append(kept["working copy"])
+        made = sum(b for kind, b in kept.items() if not kind.startswith("working copy"))
+        products.append(made / products_megapixels(_strategy(result)))
+    copy = _fit(copies, copy_bytes, ["fixed", "vis"])
+    report = {
+        "version": 1,
+        "stages": table,
+        "disk": {
+            "working_copy_bytes": copy["fixed"],
+            "working_copy_bytes_per_vis": copy["vis"],
+            "products_bytes_per_mpix": products[-1],
+        },
+        "worker_rss_gib": worker_rss,
+        "worker_start_s": 0.0,
+        "image_stages": None
+        if args.image_stages is None
+        else {
+            "file": str(args.image_stages),
+            "sizes": sorted({r["size"] for r in json.loads(args.image_stages.read_text())["runs"]}),
+        },
+        "measured": [
+            {
+                "file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
+                "size": result["size"],
+                "strategy": result["strategy"],
+                "visibilities": result["beam"]["visibilities"],
+                "task_cores": result["worker_task_cores"],
+                "cpus": result["cpus"],
+                "load": result["load"]["during"],
+                "partial": bool(result.get("partial")),
+            }
+            for path, result in everything
+        ],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report["stages"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""flint plan: the cost model's arithmetic against a case worked by hand, the cluster configs
+it reads, the packaged cost table, and bad input (one line naming the file)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flint.cli import main
+from flint.errors import InputError
+from flint.planning import (
+    BeamShape,
+    CostTable,
+    Resources,
+    continuum_tasks,
+    load_cost_table,
+    plan_block,
+)
+from flint.prefect.cluster import load_cluster_config
+from flint.prefect.plan import cluster_resources
+from flint.strategy.load import check_strategy
+
+STRATEGY = check_strategy(
+    {
+        "version": 1,
+        "selfcal_rounds": 0,
+        "defaults": {"imaging": {"size": 1000, "scale": "10asec", "channels_out": 2}},
+    }
+)
+COSTS = CostTable(
+    stages={
+        "preprocess": {"cpu_s_per_mvis": 10.0, "rss_gib": 0.5},
+        "apply": {"cpu_s_per_mvis": 5.0},
+        "flag": {"cpu_s_per_mvis": 20.0, "rss_gib_per_mvis": 10.0},
+        "image": {
+            "cpu_s": 10.0,
+            "cpu_s_per_mvis": 500.0,
+            "cpu_s_per_mpix": 25.0,
+            "parallel_fraction": 1.0,
+            "rss_gib": 1.0,
+            "rss_gib_per_mpix": 0.5,
+        },
+        "convolve": {"cpu_s_per_mpix": 1.0},
+        "mosaic": {"cpu_s_per_mpix": 2.0},
+        "find": {"cpu_s_per_mpix": 3.0, "parallel_fraction": 0.5},
+        "validate": {"cpu_s": 4.0},
+        "summary": {},
+    },
+    disk={
+        "working_copy_bytes": 1e6,
+        "working_copy_bytes_per_vis": 10.0,
+        "products_bytes_per_mpix": 4e6,
+    },
+    worker_rss_gib=0.25,
+)
+# two beams of 1000 rows x 100 channels: 0.1 M visibilities each, a 1000-pixel image in
+# 2 sub-bands (2 M pixels)
+BEAMS = [BeamShape(b, rows=1000, channels=100, correlations=4, raw_bytes=10**9) for b in (0, 1)]
+
+
+def test_a_block_costs_what_the_model_says_worked_by_hand():
+    tasks = continuum_tasks(BEAMS, STRATEGY)
+    assert [t.name for t in tasks] == [
+        "preprocess-beam00", "apply-beam00", "flag-beam00",
+        "preprocess-beam01", "apply-beam01", "flag-beam01",
+        "image-beam00-r0", "image-beam01-r0", "convolve-r0", "mosaic-r0",
+        "find-beam00", "find-beam01", "find-mosaic", "validate", "summary",
+    ]  # fmt: skip
+    # per beam: preprocess 1 s, apply 0.5 s, flag 2 s; image 10 + 50 + 50 = 110 cpu s, all
+    # of it parallel: 55 s on 2 cores. convolve 2 (field of 2 beams x 1 M pixels) -> 2 s,
+    # mosaic 4 s, find per beam 3 cpu s -> 2.25 s on 2 cores (p = 0.5), on the mosaic
+    # 6 -> 4.5 s, validate 4 s.
+    one = plan_block(BEAMS, STRATEGY, Resources(workers=1, threads=1, cores=2), COSTS)
+    serial = 2 * (1 + 0.5 + 2) + 2 * 55 + 2 + 4 + 2 * 2.25 + 4.5 + 4
+    assert one.wall_s == pytest.approx(serial)
+    busy = 2 * 3.5 + 2 * 110 + 2 + 4 + 2 * 3 + 6 + 4
+    assert one.busy_core_hours == pytest.approx(busy / 3600)
+    assert one.core_hours == pytest.approx(2 * serial / 3600)
+    assert one.idle_fraction == pytest.approx(1 - busy / (2 * serial))
+    # two workers: the beams side by side to their images (3.5 + 55 = 58.5 s); then convolve
+    # and find beam 0 start, mosaic follows convolve (60.5-64.5), find beam 1 the other
+    # find (60.75-63), the mosaic's find 64.5-69, validate 69-73
+    two = plan_block(BEAMS, STRATEGY, Resources(workers=2, threads=1, cores=2), COSTS)
+    assert two.wall_s == pytest.approx(73.0)
+    assert two.core_hours == pytest.approx(2 * 2 * 73.0 / 3600)
+    assert (one.workers_used, two.workers_used) == (1, 2)
+    # ten adaptive workers: after the images, convolve and both finds run at once (3 busy
+    # workers, the most ever); the same 73 s; only the busy ones are paid for
+    adaptive = Resources(workers=10, threads=1, cores=2, adaptive=True)
+    many = plan_block(BEAMS, STRATEGY, adaptive, COSTS)
+    assert many.wall_s == pytest.approx(73.0) and many.workers_used == 3
+    assert many.core_hours == pytest.approx(3 * 2 * 73.0 / 3600)
+    fixed = plan_block(BEAMS, STRATEGY, Resources(workers=10, threads=1, cores=2), COSTS)
+    assert fixed.core_hours == pytest.approx(10 * 2 * 73.0 / 3600)
+    assert two.stages["image"].tasks == 2 and two.stages["image"].cpu_s == pytest.approx(220)
+    # memory: the worker's own 0.25 GiB and, per thread, the largest task: the image's
+    # 1 + 0.5 x 2 M pixels = 2 GiB (flag: 10 x 0.1 = 1 GiB)
+    assert two.peak_rss_gib_per_worker == pytest.approx(0.25 + 2.0)
+    threads = plan_block(BEAMS, STRATEGY, Resources(workers=1, threads=2, cores=2), COSTS)
+    assert threads.peak_rss_gib_per_worker == pytest.approx(0.25 + 2 * 2.0)
+    assert threads.wall_s > two.wall_s  # two tasks share 2 cores: the images take 110 s
+    # disk: raw 2 GB; working copies 1e6 + 10 x 0.4 M = 5 MB each; products 4 MB per M
+    # pixel of (2 sub-bands + MFS) x 1 M pixels; MODEL_DATA of both beams at once, 8 bytes
+    # per visibility and correlation (3.2 MB each)
+    copies, products, model = 2 * 5e6, 2 * 4e6 * 3, 2 * 3.2e6
+    assert two.raw_bytes == 2 * 10**9
+    assert two.peak_disk_bytes == pytest.approx(2e9 + copies + products + model, abs=2)
+    assert one.peak_disk_bytes == pytest.approx(2e9 + copies + products + model / 2, abs=2)
+    assert two.kept_bytes == pytest.approx(copies + products, abs=2)
+
+
+def test_warnings_and_bandpass():
+    small = Resources(workers=1, threads=2, cores=2, memory_gib=3.0, walltime_s=60.0)
+    calibrators = [BeamShape(b, 500, 100) for b in (0, 1)]
+    costs = COSTS.model_copy(
+        update={
+            "stages": {**COSTS.stages, **{s: COSTS.stages["apply"] for s in ("solve", "repair")}}
+        }
+    )
+    plan = plan_block(BEAMS, STRATEGY, small, costs, calibrators)
+    assert plan.stages["solve"].tasks == 2 and plan.stages["preprocess"].tasks == 4
+    assert any("4.2 GiB, more than its 3.0 GiB" in w for w in plan.warnings), plan.warnings
+    assert any("walltime" in w for w in plan.warnings), plan.warnings
+    text = "\n".join(plan.describe())
+    assert "warning:" in text and "2 beams, 0.20 M visibilities" in text
+
+
+def test_cluster_configs_give_workers_threads_and_cores(tmp_path):
+    slurm = tmp_path / "slurm.yaml"
+    slurm.write_text(yaml.safe_dump({
+        "cluster_class": "dask_jobqueue.SLURMCluster",
+        "cluster_kwargs": {"cores": 2, "processes": 1, "job_cpu": 8, "memory": "16GiB",
+                           "walltime": "1-02:00:00"},
+        "adapt_kwargs": {"minimum": 0, "maximum": 12},
+    }))  # fmt: skip
+    resources = cluster_resources(load_cluster_config(slurm))
+    assert (resources.workers, resources.threads, resources.cores) == (12, 2, 8)
+    assert resources.task_cores == 4 and resources.memory_gib == pytest.approx(16)
+    assert resources.walltime_s == 26 * 3600
+    assert resources.adaptive and resources.minimum == 0
+    packaged = cluster_resources(load_cluster_config("slurm"))  # the example: 1..38 jobs of 8
+    assert (packaged.workers, packaged.threads, packaged.cores) == (38, 1, 8)
+
+
+def test_the_packaged_cost_table_covers_every_stage_of_both_strategies():
+    from flint.demo import demo_strategy_path
+    from flint.planning import bandpass_tasks
+    from flint.strategy import load_strategy
+
+    table = load_cost_table()
+    assert table.measured, "the table says which benchmarks it was fitted to"
+    beams = [BeamShape(b, 666 * 90, 288, noise=True) for b in range(36)]
+    for strategy in (load_strategy(None), load_strategy(demo_strategy_path())):
+        stages = {t.stage for t in continuum_tasks(beams, strategy) + bandpass_tasks(beams)}
+        assert stages <= set(table.stages), stages - set(table.stages)
+
+
+def _observation(real_ms: Path, where: Path) -> Path:
+    where.mkdir()
+    shutil.copytree(real_ms, where / "SB39400.RACS_0635-31.beam0.ms")
+    return where
+
+
+def test_flint_plan_on_a_block(real_ms_readonly, tmp_path, capsys):
+    block = _observation(real_ms_readonly, tmp_path / "SB39400")
+    assert main(["plan", str(block), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["beams"] == 1 and plan["wall_s"] > 0 and plan["peak_disk_bytes"] > plan["raw_bytes"]
+    assert main(["plan", str(block), "--cluster", "slurm"]) == 0
+    assert "on 38 worker(s) x 1 thread(s) x 8 core(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("costs.json", "{not json", "not JSON"),
+        ("costs.json", json.dumps({"stages": {}}), "not a cost table: disk"),
+        ("costs.json", json.dumps({**COSTS.model_dump(), "stages": {"image": {"cpu_s": -1}}}),
+         "not a cost table: stages.image.cpu_s"),
+    ],
+)  # fmt: skip
+def test_bad_cost_tables_fail_in_one_line_naming_the_file(tmp_path, name, text, problem):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError, match=problem) as error:
+        load_cost_table(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_flint_plan_bad_input_is_one_line_and_non_zero(real_ms_readonly, tmp_path, capsys):
+    missing = tmp_path / "nothing"
+    assert main(["plan", str(missing)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and str(missing) in error, error
+    block = _observation(real_ms_readonly, tmp_path / "SB39400")
+    costs = tmp_path / "costs.json"
+    for text in ("[]", json.dumps({**COSTS.model_dump(), "stages": {}})):
+        costs.write_text(text)
+        assert main(["plan", str(block), "--costs", str(costs)]) == 1
+        error = capsys.readouterr().err.strip()
+        assert error.count("\n") == 0 and str(costs) in error, error
+    assert "no stage 'preprocess'" in error
+    assert not list(tmp_path.glob("*.tmp*"))  # nothing written
+
+
+def test_the_mosaic_spans_the_beams_pointings():
+    from flint.planning import mosaic_megapixels
+
+    # two beams 1 deg apart in Dec, 1000-pixel images of 12 arcsec: 300 + 1000 rows
+    apart = [BeamShape(b, 1, 1, pointing_deg=(0.0, -30.0 - b)) for b in (0, 1)]
+    assert mosaic_megapixels(apart, 1000, "12asec") == pytest.approx(1.3)
+    # across RA 0: 0.5 deg apart at Dec 60 (0.25 deg on the sky, 75 pixels), not 359.5 deg
+    wrapped = [BeamShape(b, 1, 1, pointing_deg=(ra, 60.0)) for b, ra in ((0, 359.75), (1, 0.25))]
+    assert mosaic_megapixels(wrapped, 1000, "12asec") == pytest.approx(1.075)
+    assert mosaic_megapixels(BEAMS, 1000, "12asec") == 2.0  # no pointings: one image each

@@ -12,9 +12,11 @@ Two skies (``sky``):
   sources placed inside an image, just outside it and in the first sidelobe;
 - ``"simple"`` (the default): point sources from the SKADS counts within 2 deg of the beams,
   nothing beyond the images (issue 4's demo sky). The demo strategy meets the thermal limit
-  on it; on the realistic sky it does not yet (1.26-1.41 x thermal, most of it from the
-  many faint sources beyond the images: benchmarks/results/pipeline_realistic.json), so the
-  realistic sky is the default only once it does.
+  on it; on the realistic sky it does not yet (1.26-1.41 x thermal:
+  benchmarks/results/pipeline_realistic.json; the sources beyond the image and the final
+  image's model of the brightest sources inside it make the excess:
+  benchmarks/results/error_budget.json), so the realistic sky is the default only once it
+  does.
 """
 
 from __future__ import annotations

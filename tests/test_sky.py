@@ -634,3 +634,27 @@ def test_simulate_field_cli_realistic_sky_and_catalogue(tmp_path, capsys):
     (row,) = read_truth(next((tmp_path / "c").glob("*/truth"))).sky(14)
     assert row["a"] == pytest.approx(np.sqrt(40.0**2 - 25.0**2), abs=0.5)
     assert row["si_0"] == pytest.approx(-0.8)
+
+
+def test_bright_sources_for_an_image_that_reaches_past_the_first_sidelobe():
+    """An image wider than the first sidelobe's distance (1792 pixels of 12"): the
+    just-outside source still lies outside every image, the sidelobe source sits at the
+    sidelobe's peak (inside the image now), and no error is raised."""
+    from flint.primary_beam import first_sidelobe_offset_rad
+    from flint.sky.realistic import bright_source_positions, outside_images
+
+    centres = [(98.82, -30.33), (97.60, -30.33), (98.83, -31.38)]
+    half_width = 1792 * 12 / 3600 / 2
+    peak = float(np.rad2deg(first_sidelobe_offset_rad(888e6)))
+    assert peak < half_width
+    inside, outside, sidelobe = bright_source_positions(centres, half_width, 888e6, seed=3)
+    assert not outside_images(inside[0], inside[1], centres, half_width)
+    assert outside_images(outside[0], outside[1], centres, half_width)
+    assert not outside_images(sidelobe[0], sidelobe[1], centres, half_width)
+    from astropy.coordinates import SkyCoord
+
+    distances = [
+        SkyCoord(*c, unit="deg").separation(SkyCoord(*sidelobe[:2], unit="deg")).deg
+        for c in centres
+    ]
+    assert min(abs(d - peak) for d in distances) < 0.31

@@ -274,7 +274,9 @@ def test_flint_flow_forms_build_from_their_options_and_flag_invalid_values(tmp_p
         "strategy",
         "beams",
         "truth",
+        "keep_intermediates",
     }
+    assert forms["continuum"].fields["keep_intermediates"][0].value is False
     # required directories left empty are flagged, not taken as "."
     assert set(forms["continuum"].errors) == {"science_dir", "bandpass_dir", "output_dir"}
     assert "Field required" in forms["simulate"].messages["output_dir"].value

@@ -79,6 +79,8 @@ def _subtract_truth(ms: Path, sky, options) -> None:
 
 def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_jy: float) -> dict:
     """Thermal ratio of ``beam``'s final round with each case's true sky subtracted."""
+    from casacore.tables import table
+
     from flint.demo import demo_strategy_path
     from flint.imaging.options import image_width_deg
     from flint.imaging.run import run_wsclean
@@ -98,25 +100,21 @@ def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_j
     truth = next(run_dir.glob(f"data/field/SB*/truth/*beam{beam:02d}.sky.fits"))
     sky = read_sky(truth)
     simulated = SimulationOptions(primary_beam="gaussian_sidelobes")
+    with table(str(source / "FIELD"), ack=False) as field:
+        ra0, dec0 = (math.degrees(value) for value in field.getcol("PHASE_DIR")[0, 0])
+    with table(str(source / "SPECTRAL_WINDOW"), ack=False) as window:
+        centre_hz = float(window.getcol("CHAN_FREQ")[0].mean())
+    east, north = lm_offsets(sky.ra_deg, sky.dec_deg, ra0 % 360.0, dec0)
+    half = math.sin(math.radians(image_width_deg(options) / 2))
+    outside = (np.abs(east) > half) | (np.abs(north) > half)
+    offsets = sky.separation_deg(ra0 % 360.0, dec0)
+    apparent = sky.flux_at([centre_hz])[:, 0] * pb_gain(offsets, [centre_hz], simulated)[:, 0]
     results = {}
     for case in cases:
         with tempfile.TemporaryDirectory(dir=run_dir) as scratch:
             work = Path(scratch)
             ms = work / source.name
             shutil.copytree(source, ms)
-            from casacore.tables import table
-
-            with table(str(ms / "FIELD"), ack=False) as field:
-                ra0, dec0 = (math.degrees(v) for v in field.getcol("PHASE_DIR")[0, 0])
-            with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as window:
-                centre_hz = float(window.getcol("CHAN_FREQ")[0].mean())
-            east, north = lm_offsets(sky.ra_deg, sky.dec_deg, ra0 % 360.0, dec0)
-            half = math.sin(math.radians(image_width_deg(options) / 2))
-            outside = (np.abs(east) > half) | (np.abs(north) > half)
-            offsets = sky.separation_deg(ra0 % 360.0, dec0)
-            apparent = (
-                sky.flux_at([centre_hz])[:, 0] * pb_gain(offsets, [centre_hz], simulated)[:, 0]
-            )
             chosen = _select(case, sky, outside, apparent, bright_jy)
             if chosen.any():
                 _subtract_truth(ms, sky.select(chosen), simulated)

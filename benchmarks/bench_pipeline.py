@@ -36,19 +36,11 @@ import time
 from pathlib import Path
 from uuid import UUID
 
+from _measure import busy_seconds  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
+
 TOOL_LINE = re.compile(r"^(\S+) finished in ([0-9.]+) s(?: \(log: .*\))?$")
-
-
-def _busy_seconds(intervals: list[tuple[float, float]]) -> float:
-    """Length of the union of ``intervals``."""
-    total, end = 0.0, float("-inf")
-    for start, stop in sorted(intervals):
-        if stop <= end:
-            continue
-        total += stop - max(start, end)
-        end = stop
-    return total
 
 
 def _flow_timings(flow_run_id: UUID) -> dict:
@@ -96,7 +88,7 @@ def _flow_timings(flow_run_id: UUID) -> dict:
                 ) + float(match[2])
     with_tool = [task for task in tasks if str(task.id) in tool_tasks]
     wrapped = sum(task.total_run_time.total_seconds() for task in with_tool)
-    busy = _busy_seconds(intervals)
+    busy = busy_seconds(intervals)
     first = min((start for start, _ in intervals), default=run.end_time.timestamp())
     last = max((stop for _, stop in intervals), default=run.end_time.timestamp())
     before, after = first - run.start_time.timestamp(), run.end_time.timestamp() - last

@@ -75,6 +75,22 @@ def planned_steps(state: MSLayoutState, field: str | None) -> tuple[str, ...]:
     return (("field",) if field is not None else ()) + state.needs
 
 
+def preprocess_record(
+    ms: Path, state: MSLayoutState, field: str | None, steps: tuple[str, ...]
+) -> dict:
+    """What a preprocessed copy of ``ms`` records of its source (its FLINT_PREPROCESSED
+    keyword; with ``source`` left out, the options of its recipe)."""
+    return {
+        "source": str(ms.resolve()),
+        "layout": state.layout,
+        "beam": state.beam,
+        "field": field or "",
+        "steps": list(steps),
+        "pol_axis_deg": state.pol_axis_deg,
+        "calibrated": state.calibrated,
+    }
+
+
 def preprocess_ms(
     ms: str | os.PathLike[str],
     output_ms: str | os.PathLike[str],
@@ -100,15 +116,7 @@ def preprocess_ms(
         return _result(ms, ms, state, (), field, state.pointing_deg(), skipped=False)
     if ms.resolve() == output_ms.resolve():
         raise MeasurementSetError("refusing to preprocess a measurement set in place", ms)
-    record = {
-        "source": str(ms.resolve()),
-        "layout": state.layout,
-        "beam": state.beam,
-        "field": field or "",
-        "steps": list(steps),
-        "pol_axis_deg": state.pol_axis_deg,
-        "calibrated": state.calibrated,
-    }
+    record = preprocess_record(ms, state, field, steps)
     recipe = Recipe.of(
         "preprocess", {"ms": ms}, {key: record[key] for key in record if key != "source"}
     )

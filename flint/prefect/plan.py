@@ -8,7 +8,6 @@ memory and walltime); :func:`plan_observation` measures the block's beams and ha
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from flint.planning import (
     plan_block,
 )
 from flint.prefect.cluster.config import ClusterConfig, load_cluster_config, resolve_cluster_class
+from flint.prefect.cluster.factory import local_workers_threads
 from flint.strategy import load_strategy
 
 GiB = 2**30
@@ -83,16 +83,7 @@ def cluster_resources(config: ClusterConfig, name: str = "") -> Resources:
         raise ConfigError(f"cannot plan for {config.cluster_class}: only LocalCluster and "
                           "dask-jobqueue clusters", name)  # fmt: skip
     cpus = available_cores()
-    workers, threads = kwargs.get("n_workers"), kwargs.get("threads_per_worker")
-    processes = kwargs.get("processes", True)
-    if workers is None and threads is None:
-        from distributed.deploy.utils import nprocesses_nthreads
-
-        workers, threads = nprocesses_nthreads(cpus) if processes else (1, cpus)
-    elif workers is None:
-        workers = max(1, cpus // threads) if processes else 1
-    elif threads is None:
-        threads = max(1, math.ceil(cpus / workers))
+    workers, threads = local_workers_threads(kwargs, cpus)
     workers = largest or workers
     limit = _bytes(kwargs.get("memory_limit"))
     if limit is None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flint.askap.preprocess import planned_steps, preprocess_in_place
+from flint.askap.preprocess import planned_steps, preprocess_in_place, preprocess_record
 from flint.atomic import atomic_path
 from flint.calibration.apply import apply_in_place
 from flint.errors import MeasurementSetError
@@ -71,15 +71,7 @@ def _working_record(source: Path, field: str | None) -> tuple[dict, tuple[str, .
     """Preprocessing record, steps and recipe options of a working copy of ``source``."""
     state = detect_layout(source)
     steps = planned_steps(state, field)
-    record = {
-        "source": str(source.resolve()),
-        "layout": state.layout,
-        "beam": state.beam,
-        "field": field or "",
-        "steps": list(steps),
-        "pol_axis_deg": state.pol_axis_deg,
-        "calibrated": state.calibrated,
-    }
+    record = preprocess_record(source, state, field, steps)
     options = {key: value for key, value in record.items() if key != "source"}
     return record, steps, {**options, "dropped": list(DROPPED_COLUMNS)}
 

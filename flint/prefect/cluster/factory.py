@@ -32,8 +32,6 @@ def worker_task_cores(config: ClusterConfig) -> int | None:
     a job-queue job's ``job_cpu`` (default ``cores``) shared by its ``cores`` Dask threads;
     a LocalCluster's share of this machine's cores per worker thread; None for other classes
     (their tools use every core they see)."""
-    import math
-
     from distributed import LocalCluster
 
     from flint.cores import available_cores, share
@@ -52,6 +50,15 @@ def worker_task_cores(config: ClusterConfig) -> int | None:
     if not issubclass(cls, LocalCluster):
         return None
     cpus = available_cores()
+    workers, threads = local_workers_threads(kwargs, cpus)
+    return share(cpus // workers, threads)
+
+
+def local_workers_threads(kwargs: dict[str, Any], cpus: int) -> tuple[int, int]:
+    """Workers and threads per worker that a LocalCluster given ``kwargs`` starts on
+    ``cpus`` cores (distributed's own defaults where ``kwargs`` leave them out)."""
+    import math
+
     workers, threads = kwargs.get("n_workers"), kwargs.get("threads_per_worker")
     processes = kwargs.get("processes", True)
     if workers is None and threads is None:
@@ -62,7 +69,7 @@ def worker_task_cores(config: ClusterConfig) -> int | None:
         workers = max(1, cpus // threads) if processes else 1
     elif threads is None:
         threads = max(1, math.ceil(cpus / workers))
-    return share(cpus // max(1, int(workers)), int(threads))
+    return max(1, int(workers)), int(threads)
 
 
 def _with_task_cores(config: ClusterConfig, kwargs: dict[str, Any]) -> dict[str, Any]:

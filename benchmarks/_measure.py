@@ -81,7 +81,8 @@ class Sample:
 
     @property
     def total_disk(self) -> int:
-        return sum(self.disk.values())
+        """Bytes on disk: every group but the tools' scratch (node-local, often memory)."""
+        return sum(size for name, size in self.disk.items() if name != "tool_scratch")
 
 
 @dataclass
@@ -225,10 +226,15 @@ def busy_seconds(intervals: list[tuple[float, float]]) -> float:
     return total
 
 
-def stage_costs(tasks: list[dict], tools: list[dict], sampler: Sampler) -> dict[str, dict]:
-    """Per stage: task runs, wall, CPU (worker tree), the tools' own wall and CPU, peak
-    memory and disk while the stage ran. Tasks must not overlap on one worker for the CPU
-    figures to be the stage's own (the full-beam benchmark runs one task at a time)."""
+def stage_costs(
+    tasks: list[dict], tools: list[dict], sampler: Sampler, work: list[dict] | None = None
+) -> dict[str, dict]:
+    """Per stage: task runs, wall, CPU (worker tree), the tools' own wall and CPU, the
+    flint function's own wall (``work_s``: tools included; the rest of a task's wall is
+    Prefect's and Dask's), peak memory and disk while the stage ran. Tasks must not overlap
+    on one worker for the CPU figures to be the stage's own (the full-beam benchmark runs
+    one task at a time)."""
+    work = work or []
     stages: dict[str, dict] = {}
     for task in tasks:
         if task["start"] is None or task["end"] is None:
@@ -241,6 +247,10 @@ def stage_costs(tasks: list[dict], tools: list[dict], sampler: Sampler) -> dict[
             {"tasks": 0, "wall_s": 0.0, "cpu_s": 0.0, "tool_s": 0.0, "tool_cpu_s": 0.0,
              "tools": {}, "peak_rss_gib": 0.0, "peak_disk_gib": 0.0, "cached": 0},
         )  # fmt: skip
+        entry.setdefault("work_s", 0.0)
+        entry["work_s"] += sum(
+            w["seconds"] for w in work if w["started"] >= start - 1.0 and w["ended"] <= end + 1.0
+        )
         entry["tasks"] += 1
         entry["cached"] += task["state"] == "Cached"
         entry["wall_s"] += end - start
@@ -258,13 +268,24 @@ def stage_costs(tasks: list[dict], tools: list[dict], sampler: Sampler) -> dict[
         )
     for entry in stages.values():
         entry["wall_over_tools"] = entry["wall_s"] / entry["tool_s"] if entry["tool_s"] else None
+        entry["wall_over_work"] = entry["wall_s"] / entry["work_s"] if entry["work_s"] else None
     return stages
 
 
-def read_tool_record(path: Path) -> list[dict]:
-    """The tool runs :func:`flint.external.run_tool` appended to ``path``."""
+def _record_lines(path: Path) -> list[dict]:
     import json
 
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def read_tool_record(path: Path) -> list[dict]:
+    """The tool runs :func:`flint.external.run_tool` appended to ``path``."""
+    return [line for line in _record_lines(path) if "tool" in line]
+
+
+def read_work_record(path: Path) -> list[dict]:
+    """The tasks' own work (the flint function each ran, its tools included) that
+    :func:`flint.external.recorded_work` appended to ``path``."""
+    return [line for line in _record_lines(path) if "work" in line]

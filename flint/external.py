@@ -286,6 +286,34 @@ def _record(run: ToolRun) -> None:
         logger.debug("cannot record the tool run in %s: %s", where, error)
 
 
+@contextlib.contextmanager
+def recorded_work(name: str) -> Iterator[None]:
+    """Record the wall and CPU time of the work inside (a flint function a task calls, its
+    tools included) in ``FLINT_TOOL_RECORD`` as ``{"work": name, ...}``: a task's wall time
+    beyond it is the orchestration's (Prefect, Dask, result storage)."""
+    where = os.environ.get(RECORD_ENV)
+    if not where:
+        yield
+        return
+    started, cpu = time.time(), time.thread_time()
+    try:
+        yield
+    finally:
+        line = {
+            "work": name,
+            "seconds": time.time() - started,
+            "cpu_seconds": time.thread_time() - cpu,
+            "started": started,
+            "ended": time.time(),
+            "pid": os.getpid(),
+        }
+        try:
+            with open(where, "a") as handle:
+                handle.write(json.dumps(line) + "\n")
+        except OSError as error:
+            logger.debug("cannot record the work in %s: %s", where, error)
+
+
 def _with_parent_death_signal(argv: list[str]) -> list[str]:
     """``argv`` run through ``setpriv --pdeathsig KILL`` where available (it execs the tool,
     which keeps its pid and group): the tool dies if the thread that started it does."""

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from flint.cores import bane_cores, parallel_deconvolution, share
-from flint.external import RECORD_ENV
+from flint.external import RECORD_ENV, recorded_work, run_tool
 from flint.prefect.cluster import cluster_kwargs, create_cluster, job_script, load_cluster_config
 from flint.prefect.cluster.factory import worker_task_cores
 
@@ -34,11 +34,13 @@ def test_task_cores_follow_the_cluster_config(tmp_path):
             tmp_path,
             cluster_class="dask_jobqueue.SLURMCluster",
             cluster_kwargs={"cores": 2, "processes": 1, "job_cpu": 8, "memory": "16GB"},
+            tool_scratch="$TMPDIR",
         )
     )
     assert worker_task_cores(slurm) == 4  # 8 cpus-per-task shared by 2 worker threads
     script = job_script(slurm)
     assert "--cpus-per-task=8" in script and "export FLINT_TASK_CORES=4" in script
+    assert "export FLINT_TOOL_SCRATCH=$TMPDIR" in script  # expanded on the node
     cpus = len(os.sched_getaffinity(0))
     local = load_cluster_config(
         _config(
@@ -121,3 +123,22 @@ def test_tool_command_lines_carry_the_workers_cores(tmp_path, monkeypatch):
     assert value(ran["BANE"], "--cores") == "1"  # a 256-pixel image: one stripe (flint.cores)
     assert value(ran["aegean"], "--cores") == str(cpus)
     assert all(run["cpu_seconds"] > 0 and run["max_rss_bytes"] >= 0 for run in runs)
+
+
+def test_work_is_recorded_beside_its_tools(tmp_path, monkeypatch):
+    """A task's own work (the flint function, its tools included) is recorded apart from the
+    tools: a task's wall beyond it is what Prefect and Dask add (bench_fullbeam.py)."""
+    record = tmp_path / "tools.jsonl"
+    monkeypatch.setenv(RECORD_ENV, str(record))
+    with recorded_work("solve"):
+        run_tool(["sleep", "0.3"], log_path=tmp_path / "sleep.log")
+        sum(i * i for i in range(300_000))  # Python work of the task itself
+    tool, work = (json.loads(line) for line in record.read_text().splitlines())
+    assert tool["tool"] == "sleep" and "work" not in tool
+    assert work["work"] == "solve" and "tool" not in work
+    assert work["started"] <= tool["started"] and work["ended"] >= tool["ended"] - 1e-3
+    assert work["seconds"] > tool["seconds"] >= 0.3 and work["cpu_seconds"] > 0
+    monkeypatch.delenv(RECORD_ENV)
+    with recorded_work("solve"):
+        pass
+    assert len(record.read_text().splitlines()) == 2  # nothing recorded without the variable

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 from casacore.tables import table
 
-from flint.errors import ConfigError
+from flint.errors import ConfigError, InputError
 from flint.imaging import (
     CleanDivergenceError,
     WSCleanOptions,
@@ -156,6 +159,11 @@ def test_argv_is_built_from_options() -> None:
     assert value("-wgridder-accuracy") == ["1e-05"]
     assert {"-join-channels", "-multiscale", "-save-source-list", "-use-wgridder"} <= set(argv)
     assert "-auto-mask" not in argv and "-local-rms" not in argv
+    assert "-reorder" not in argv and "-no-reorder" not in argv  # wsclean's default
+    for reorder, flag in ((False, "-no-reorder"), (True, "-reorder")):
+        assert (
+            flag in build_wsclean_command("a.ms", options.with_options(reorder=reorder), "x").argv
+        )
     # products: two sub-bands plus MFS, five kinds each (PSF without pol), and the source list
     assert sorted(command.products)[:5] == [
         "0000-dirty",
@@ -197,7 +205,10 @@ def test_inconsistent_options_are_all_reported() -> None:
 
 
 def test_predict_command_reads_the_model_prefix() -> None:
-    argv = build_predict_command("a.ms", "out/beam0", SMALL.with_options(wgridder_accuracy=1e-5))
+    argv = build_predict_command(
+        "a.ms", "out/beam0", SMALL.with_options(wgridder_accuracy=1e-5, reorder=False)
+    )
+    assert "-no-reorder" in argv
     assert argv[argv.index("-wgridder-accuracy") + 1] == "1e-05"  # the same gridder as imaging
     assert argv[:4] == ["wsclean", "-predict", "-name", "out/beam0"]
     assert argv[argv.index("-channels-out") + 1] == "2"
@@ -252,6 +263,33 @@ def test_wsclean_recovers_point_source_and_skips_on_rerun(point_source_ms, tmp_p
     assert masked.channel_images == [] and set(masked.files) == {
         name.removesuffix(".fits") for name in written
     } | {"sources"}
+
+
+@pytest.mark.wsclean
+def test_temporary_files_go_to_the_tool_scratch(
+    point_source_ms, tmp_path: Path, monkeypatch
+) -> None:
+    """With FLINT_TOOL_SCRATCH set (node-local, often another file system: /dev/shm here),
+    wsclean reorders and writes its images there; finished products are moved into place."""
+    ms, _, _ = point_source_ms
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path
+    scratch = Path(tempfile.mkdtemp(prefix="flint-test-scratch-", dir=base))
+    try:
+        monkeypatch.setenv("FLINT_TOOL_SCRATCH", str(scratch))
+        products = run_wsclean(ms, SMALL, tmp_path / "images", "beam0")
+        assert _peak(products.image)[0] == pytest.approx(TRUE_FLUX, rel=0.03)
+        assert all(path.parent == tmp_path / "images" for path in products.files.values())
+        assert "Reordering" in products.log.read_text()  # two sub-bands: reordered files
+        assert not list(scratch.iterdir())  # nothing left behind
+        assert not [p for p in ms.parent.iterdir() if p.name.endswith(".tmp")]
+        predict_model_column(ms, products.prefix, products.options)
+        assert not list(scratch.iterdir())
+        monkeypatch.setenv("FLINT_TOOL_SCRATCH", str(tmp_path / "missing"))
+        with pytest.raises(InputError, match=r"FLINT_TOOL_SCRATCH=.*missing: not a directory"):
+            run_wsclean(ms, SMALL.with_options(niter=10), tmp_path / "images", "other")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.mark.wsclean

@@ -113,6 +113,8 @@ def wsclean_option_args(options: WSCleanOptions) -> list[str]:
     for field in _SWITCHES:
         if getattr(options, field):
             argv.append(_flag(field))
+    if options.reorder is not None:
+        argv.append("-reorder" if options.reorder else "-no-reorder")
     if options.multiscale and options.multiscale_scales:
         argv += ["-multiscale-scales", ",".join(str(scale) for scale in options.multiscale_scales)]
     return argv
@@ -195,4 +197,6 @@ def build_predict_command(
             argv += [_flag(field), _format(value)]
     if options.use_wgridder:
         argv.append("-use-wgridder")
+    if options.reorder is not None:
+        argv.append("-reorder" if options.reorder else "-no-reorder")
     return argv + [os.fspath(path) for path in ms_paths]

@@ -98,6 +98,10 @@ class WSCleanOptions(BaseOptions):
     """Memory limit in GB (``-abs-mem``)."""
     temp_dir: Path | None = None
     """Directory for wsclean's reordering files (``-temp-dir``); default: the run's work dir."""
+    reorder: bool | None = None
+    """Reorder the data into per-sub-band temporary files first (``-reorder``) or read the
+    measurement set on every pass (``-no-reorder``, no temporary copy on disk); None:
+    wsclean's default, reorder when imaging more than one sub-band."""
     no_update_model_required: bool = False
     """Do not write the model back to MODEL_DATA (``-no-update-model-required``)."""
     save_source_list: bool = False

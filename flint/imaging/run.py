@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from flint.imaging.divergence import CleanDivergenceError, detect_divergence, sa
 from flint.imaging.options import WSCleanOptions
 from flint.imaging.products import ImageProducts
 from flint.ms import check_ms
+from flint.scratch import make_scratch, move_into_place, tool_scratch
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,14 @@ def _absolute(options: WSCleanOptions) -> WSCleanOptions:
     return options.with_options(**changes) if changes else options
 
 
+def _in_scratch(options: WSCleanOptions, scratch: Path) -> WSCleanOptions:
+    """``options`` with wsclean's reordering files in ``scratch`` when the tool scratch is set
+    and ``temp_dir`` is not (else wsclean writes them beside the measurement set)."""
+    if options.temp_dir is None and tool_scratch() is not None:
+        return options.with_options(temp_dir=scratch)
+    return options
+
+
 def _not_finite(files: dict[str, Path]) -> str | None:
     """Name a residual or model image holding NaN or infinite pixels, if any."""
     for key, path in files.items():
@@ -65,7 +73,7 @@ def _collect(files: dict[str, Path], final: dict[str, Path]) -> None:
     if missing:
         raise InputError(f"wsclean did not write {', '.join(sorted(missing))}")
     for key in sorted(files, key=lambda key: key.endswith("image")):
-        os.replace(files[key], final[key])
+        move_into_place(files[key], final[key])
 
 
 def _read_record(path: Path) -> dict:
@@ -156,10 +164,12 @@ def run_wsclean(
     # each MS's sidecar and identity before wsclean writes MODEL_DATA into it
     before = {ms: (read_sidecar(ms), identity(ms, ignore=(MODEL_COLUMN,))) for ms in ms_paths}
     for attempt in range(1, max_retries + 2):
-        scratch = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=output_dir))
+        scratch = make_scratch(f".{name}.tmp-", output_dir)
         try:
             command = build_wsclean_command(
-                ms_paths, with_resources(current, task_cores()), scratch / name
+                ms_paths,
+                with_resources(_in_scratch(current, scratch), task_cores()),
+                scratch / name,
             )
             run_tool(command.argv, log_path=log_path, timeout=timeout, cwd=scratch)
             with log_path.open(errors="replace") as lines:
@@ -227,12 +237,20 @@ def predict_model_column(
     missing = [path.name for path in models if not path.exists()]
     if missing:
         raise InputError(f"missing model image(s) {', '.join(missing)}", prefix.parent)
-    argv = build_predict_command(ms_paths, prefix, with_resources(_absolute(options), task_cores()))
     before = {ms: (read_sidecar(ms), identity(ms, ignore=(MODEL_COLUMN,))) for ms in ms_paths}
     by = digest(["predict", [identity(model) for model in models], options])
     timeout = timeout or scaled_timeout(ms_paths, seconds_per_gb=WSCLEAN_SECONDS_PER_GB)
-    with tempfile.TemporaryDirectory(prefix=".predict-", dir=prefix.parent) as scratch:
+    scratch = make_scratch(".predict-", prefix.parent)
+    try:
+        used = with_resources(_in_scratch(_absolute(options), scratch), task_cores())
         log = prefix.with_name(prefix.name + "-predict.log")
-        run_tool(argv, log_path=log, timeout=timeout, cwd=scratch)
+        run_tool(
+            build_predict_command(ms_paths, prefix, used),
+            log_path=log,
+            timeout=timeout,
+            cwd=scratch,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if amend_column:
         _amend_model_column(ms_paths, by, before)

@@ -37,7 +37,7 @@ from flint.calibration.bandpass import solve_bandpass
 from flint.calibration.repair import repair_solutions_file
 from flint.convolve import convolve_images
 from flint.demo import simulate_demo_calibrator, simulate_demo_field
-from flint.external import checked, stopping_when
+from flint.external import checked, recorded_work, stopping_when
 from flint.flagging.aoflagger import run_aoflagger
 from flint.imaging.run import run_wsclean
 from flint.masking import make_clean_mask
@@ -95,7 +95,7 @@ def flint_task(
         stopped = stop_check()
         if checked(stopped):  # the run was cancelled before this task reached a worker
             raise TaskCancelled(f"{name}: not started, its flow run was cancelled or ended")
-        with stopping_when(stopped):
+        with stopping_when(stopped), recorded_work(name):
             return function(*args, **kwargs)
 
     return task(

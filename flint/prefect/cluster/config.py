@@ -90,6 +90,11 @@ class ClusterConfig(BaseOptions):
     """A fixed number of workers (job-queue clusters start none unless given)."""
     worker_lifetime: bool = True
     """For job queues with a walltime: retire workers (--lifetime, staggered) before it ends."""
+    tool_scratch: str | None = None
+    """Node-local directory for tools' temporary files (wsclean's reordering files and
+    sub-band images), e.g. ``$TMPDIR`` or ``/dev/shm``: exported to every worker as
+    ``FLINT_TOOL_SCRATCH`` (:mod:`flint.scratch`); kept as written, expanded on the node.
+    None: temporary files stay beside the products."""
     tls: Literal["auto", "on", "off"] = "auto"
     """Encrypt and authenticate Dask's traffic with temporary credentials per cluster:
     ``auto`` whenever the scheduler listens beyond loopback (any interface but ``lo``)."""

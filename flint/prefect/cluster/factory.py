@@ -72,23 +72,30 @@ def local_workers_threads(kwargs: dict[str, Any], cpus: int) -> tuple[int, int]:
     return max(1, int(workers)), int(threads)
 
 
-def _with_task_cores(config: ClusterConfig, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` exporting FLINT_TASK_CORES to every worker (a job's prologue, a local
-    worker's environment), unless the config sets it already."""
+def _with_worker_env(config: ClusterConfig, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` exporting FLINT_TASK_CORES and FLINT_TOOL_SCRATCH to every worker (a job's
+    prologue, a local worker's environment), unless the config sets them already."""
     from flint.cores import TASK_CORES_ENV
+    from flint.scratch import TOOL_SCRATCH_ENV
 
     cores = worker_task_cores(config)
-    if cores is None:
+    exports = {TASK_CORES_ENV: None if cores is None else str(cores)}
+    exports[TOOL_SCRATCH_ENV] = config.tool_scratch
+    exports = {name: value for name, value in exports.items() if value is not None}
+    if not exports:
         return kwargs
     if config.is_jobqueue:
         prologue = list(kwargs.get("job_script_prologue") or [])
-        if not any(TASK_CORES_ENV in line for line in prologue):
-            prologue.append(f"export {TASK_CORES_ENV}={cores}")
+        for name, value in exports.items():
+            if not any(name in line for line in prologue):
+                prologue.append(f"export {name}={value}")
         return {**kwargs, "job_script_prologue": prologue}
     env = dict(kwargs.get("env") or {})
-    env.setdefault(TASK_CORES_ENV, str(cores))
+    for name, value in exports.items():
+        env.setdefault(name, value)
     if kwargs.get("processes", True) is False:  # workers are threads of this process
-        os.environ.setdefault(TASK_CORES_ENV, env[TASK_CORES_ENV])
+        for name in exports:
+            os.environ.setdefault(name, env[name])
         return kwargs
     return {**kwargs, "env": env}
 
@@ -96,7 +103,7 @@ def _with_task_cores(config: ClusterConfig, kwargs: dict[str, Any]) -> dict[str,
 def cluster_kwargs(config: ClusterConfig) -> dict[str, Any]:
     """The keywords passed to the cluster class, defaults included (worker lifetime, each
     worker's task cores)."""
-    kwargs = _with_task_cores(config, dict(config.cluster_kwargs))
+    kwargs = _with_worker_env(config, dict(config.cluster_kwargs))
     if isinstance(kwargs.get("silence_logs"), str):  # logging wants "INFO", YAML says "info"
         kwargs["silence_logs"] = kwargs["silence_logs"].upper()
     if config.is_jobqueue:  # the dashboard on loopback, reached through the proxy

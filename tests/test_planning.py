@@ -281,4 +281,4 @@ def test_the_packaged_table_images_both_arrays_it_was_measured_on(size):
               if t.stage == "image"]  # fmt: skip
     image = load_cost_table().stages["image"]
     planned = sum(image.cpu(t.mvis, t.mpix, t.depth) for t in images)
-    assert planned == pytest.approx(result["stages"]["image"]["cpu_s"], rel=0.1)
+    assert planned == pytest.approx(result["stages"]["image"]["cpu_s"], rel=0.2)

@@ -250,6 +250,10 @@ def main() -> None:
     if args.image_stages:
         _scale_image_stages(table, json.loads(args.image_stages.read_text()), results[-1],
                             planned[results[-1][0]], worker_rss)  # fmt: skip
+    planned_stages = {t.stage for tasks in planned.values() for t in tasks}
+    unmeasured = sorted(planned_stages - set(table))
+    for stage in unmeasured:  # e.g. publish (Prefect artifacts), newer than the benchmarks
+        table[stage] = {"cpu_s": 0.0}
     copies, copy_bytes, products = [], [], []
     for _, result in results:
         kept = {item["kind"]: item["bytes"] for item in result["kept"]}
@@ -270,6 +274,7 @@ def main() -> None:
         "worker_rss_gib": worker_rss,
         "worker_start_s": 0.0,
         **_overheads(results),
+        "unmeasured": unmeasured,
         "image_stages": None
         if args.image_stages is None
         else {

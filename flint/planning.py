@@ -110,6 +110,8 @@ class CostTable(BaseModel):
     runner connected; its end)."""
     measured: list[dict] = Field(default_factory=list)
     """The benchmarks the table was fitted to: file, size, cores, load at the time."""
+    unmeasured: list[str] = Field(default_factory=list)
+    """Stages the flows run that no benchmark measured: each costs its task overhead alone."""
     image_stages: dict | None = None
     """The measurement of the image-plane stages at several sizes, if used."""
 
@@ -273,7 +275,8 @@ def mosaic_megapixels(beams: Sequence[BeamShape], size: int, scale: str) -> floa
 
 
 def bandpass_tasks(calibrators: Sequence[BeamShape]) -> list[PlannedTask]:
-    """The bandpass flow's tasks: per beam preprocess, solve, repair."""
+    """The bandpass flow's tasks: per beam preprocess, solve, repair; then the flow's
+    artifacts (publish)."""
     tasks = []
     for beam in calibrators:
         b = f"beam{beam.beam:02d}"
@@ -282,6 +285,8 @@ def bandpass_tasks(calibrators: Sequence[BeamShape]) -> list[PlannedTask]:
             PlannedTask(f"solve-{b}", "solve", beam.mvis, after=(f"preprocess-{b}-cal",)),
             PlannedTask(f"repair-{b}", "repair", 0.0, after=(f"solve-{b}",)),
         ]
+    if tasks:
+        tasks.append(PlannedTask("publish-bandpass", "publish", after=tuple(t.name for t in tasks)))
     return tasks
 
 
@@ -356,6 +361,8 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
                                      (image[beam.beam], noise[beam.beam])))  # fmt: skip
     tasks.append(PlannedTask("validate", "validate", 0.0, field,
                              ("find-mosaic",)))  # fmt: skip
+    checks = tuple(t.name for t in tasks if t.stage == "validate")
+    tasks.append(PlannedTask("publish", "publish", after=("find-mosaic", *checks)))
     tasks.append(PlannedTask("summary", "summary", after=tuple(t.name for t in tasks)))
     return tasks
 

@@ -293,6 +293,7 @@ def main() -> None:
     (calibrator,) = (data / "calibrator").glob("SB*")
     (field,) = (data / "field").glob("SB*")
     strategy = demo_strategy_path()
+    own_server = "PREFECT_API_URL" not in os.environ
     ensure_prefect_server()
     record = workdir / "tools.jsonl"
     os.environ["FLINT_TOOL_RECORD"] = str(record)  # the SLURM jobs inherit the environment
@@ -334,6 +335,11 @@ def main() -> None:
             _write(args, runs, earlier)
     finally:
         subprocess.run([ROOT / "scripts/slurm/stop.sh", "--purge"], env=env, capture_output=True)
+        if own_server:
+            from flint.prefect.server.prefect_server import stop_prefect_server
+            from flint.prefect.settings import prefect_home
+
+            stop_prefect_server(prefect_home())
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -291,7 +291,8 @@ def bandpass_tasks(calibrators: Sequence[BeamShape]) -> list[PlannedTask]:
 
 
 def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[PlannedTask]:
-    """The continuum flow's tasks in the order it submits them (flint.prefect.flows.continuum)."""
+    """The continuum flow's tasks in the order it submits them (flint.prefect.flows.continuum:
+    a beam's round-0 image right after its flagging; Dask runs ready tasks in that order)."""
     last = strategy.selfcal_rounds
     imaging = [options_for_round(strategy, "imaging", r) for r in range(last + 1)]
     tasks: list[PlannedTask] = []
@@ -300,36 +301,39 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
     noise: dict[int, str] = {}
     for beam in beams:
         b = f"beam{beam.beam:02d}"
+        image[beam.beam] = f"image-{b}-r0"
         tasks += [
             PlannedTask(f"preprocess-{b}", "preprocess", beam.mvis),
             PlannedTask(f"apply-{b}", "apply", beam.mvis, after=(f"preprocess-{b}",)),
             PlannedTask(f"flag-{b}", "flag", beam.mvis, after=(f"apply-{b}",)),
-        ]
+            PlannedTask(image[beam.beam], "image", beam.mvis,
+                        _megapixels(imaging[0].size, imaging[0].channels_out),
+                        (f"flag-{b}",), depth=beam.depth),
+        ]  # fmt: skip
         ready[beam.beam] = f"flag-{b}"
     mosaic = ""
     for r in range(last + 1):
         size, planes = imaging[r].size, imaging[r].channels_out
-        for beam in beams:
+        for beam in beams if r else ():  # round 0's images are submitted above
             b, after = f"beam{beam.beam:02d}", [ready[beam.beam]]
-            if r:
-                previous = image[beam.beam]
-                if options_for_round(strategy, "masking", r).use_fits_mask:
-                    tasks.append(PlannedTask(f"mask-{b}-r{r}", "mask", 0.0,
-                                             _megapixels(imaging[r - 1].size), (previous,)))  # fmt: skip
-                    after.append(f"mask-{b}-r{r}")
-                tasks += [
-                    PlannedTask(f"selfcal-{b}-r{r}", "selfcal", beam.mvis,
-                                _megapixels(imaging[r - 1].size, imaging[r - 1].channels_out),
-                                (previous, ready[beam.beam])),
-                    PlannedTask(f"apply-{b}-r{r}", "apply", beam.mvis, 0.0, (f"selfcal-{b}-r{r}",)),
-                ]  # fmt: skip
-                ready[beam.beam] = f"apply-{b}-r{r}"
-                after.append(ready[beam.beam])
-                if r == last and beam.noise:
-                    noise[beam.beam] = f"noise-{b}"
-                    tasks.append(PlannedTask(f"noise-{b}", "noise", beam.mvis,
-                                             _megapixels(size, planes), (ready[beam.beam],)))  # fmt: skip
-                    after.append(noise[beam.beam])
+            previous = image[beam.beam]
+            if options_for_round(strategy, "masking", r).use_fits_mask:
+                tasks.append(PlannedTask(f"mask-{b}-r{r}", "mask", 0.0,
+                                         _megapixels(imaging[r - 1].size), (previous,)))  # fmt: skip
+                after.append(f"mask-{b}-r{r}")
+            tasks += [
+                PlannedTask(f"selfcal-{b}-r{r}", "selfcal", beam.mvis,
+                            _megapixels(imaging[r - 1].size, imaging[r - 1].channels_out),
+                            (previous, ready[beam.beam])),
+                PlannedTask(f"apply-{b}-r{r}", "apply", beam.mvis, 0.0, (f"selfcal-{b}-r{r}",)),
+            ]  # fmt: skip
+            ready[beam.beam] = f"apply-{b}-r{r}"
+            after.append(ready[beam.beam])
+            if r == last and beam.noise:
+                noise[beam.beam] = f"noise-{b}"
+                tasks.append(PlannedTask(f"noise-{b}", "noise", beam.mvis,
+                                         _megapixels(size, planes), (ready[beam.beam],)))  # fmt: skip
+                after.append(noise[beam.beam])
             image[beam.beam] = f"image-{b}-r{r}"
             tasks.append(PlannedTask(image[beam.beam], "image", beam.mvis,
                                      _megapixels(size, planes), tuple(after),

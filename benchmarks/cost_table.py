@@ -12,6 +12,18 @@ squares over the benchmarks, to the model's linear forms:
   counted per pixel, which scales it with the image);
 - stages of both (image, noise, selfcal's prediction): ``cpu = per_mvis * mvis + per_mpix * mpix``.
 
+Imaging is fitted per wsclean run of every benchmark (tiny, reduced and full arrays alike):
+``cpu = fixed + per_mvis * mvis + (per_mpix + per_mpix_depth * depth) * mpix``, where
+``depth`` (flint.planning.BeamShape.depth) grows as the data's noise falls: a deeper clean
+takes more components and major cycles on every pixel. The noise image (no deep clean) is
+``per_mvis * mvis + per_mpix * mpix``, per run too.
+
+Every task also holds its worker's slot for a while beyond its own work (Dask handing it
+over, Prefect creating its run and recording its states) and every flow run takes a while
+beyond its tasks: from the benchmarks' task runs on one thread, ``task_overhead_s`` is the
+median gap between one task's end and the next one's start, ``flow_overhead_s`` the rest of
+a flow run's wall time (before its first task, after its last).
+
 The same for peak memory (above the worker's own), taken per task at the stage's largest
 task. Amdahl's parallel fraction of a stage comes from the largest benchmark:
 ``S = cpu / wall`` on ``n`` cores, ``p = (1 - 1/S) / (1 - 1/n)``; a loaded machine makes
@@ -35,17 +47,27 @@ from flint.planning import BeamShape, bandpass_tasks, continuum_tasks, products_
 from flint.strategy import load_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
+BAND_MHZ = 288.0
+"""The demo's band (flint.simulation: 288 channels of 1 MHz)."""
+
+
+def _science(result: dict) -> BeamShape:
+    """The benchmark's science beam; the demo simulates 288 x 1 MHz averaged to its
+    ``channels`` (results do not record the channel width)."""
+    beam, simulation = result["beam"], result["simulation"]
+    correlations = beam["visibilities_with_correlations"] // beam["visibilities"]
+    channel_mhz = simulation.get("channel_mhz", BAND_MHZ / simulation["channels"])
+    return BeamShape(15, beam["rows"], beam["channels"], correlations, noise=True,
+                     integration_s=simulation["integration_s"], channel_mhz=channel_mhz)  # fmt: skip
 
 
 def _tasks(result: dict) -> list:
-    beam = result["beam"]
-    correlations = beam["visibilities_with_correlations"] // beam["visibilities"]
-    science = BeamShape(15, beam["rows"], beam["channels"], correlations, noise=True)
+    science = _science(result)
     shape = result.get("calibrator_shape")
     if shape is None:  # older results: the calibrator scan scaled by its raw bytes
         scale = result["raw"]["calibrator_bytes"] / result["raw"]["science_bytes"]
-        shape = {"rows": round(beam["rows"] * scale), "channels": beam["channels"]}
-    calibrator = BeamShape(15, shape["rows"], shape["channels"], correlations)
+        shape = {"rows": round(science.rows * scale), "channels": science.channels}
+    calibrator = BeamShape(15, shape["rows"], shape["channels"], science.correlations)
     return bandpass_tasks([calibrator]) + continuum_tasks([science], _strategy(result))
 
 
@@ -73,7 +95,8 @@ def _fit(rows: list[dict[str, float]], target: list[float], columns: list[str]) 
 
 def _wsclean_runs(result: dict):
     """(stage, sizes, CPU s) of every imaging run of wsclean a benchmark recorded."""
-    mvis = result["beam"]["visibilities"] / 1e6
+    science = _science(result)
+    mvis, depth = science.mvis, science.depth
     for tool in result["tools"]:
         argv = tool["argv"]
         if tool["tool"] != "wsclean" or "-predict" in argv:
@@ -82,33 +105,66 @@ def _wsclean_runs(result: dict):
         stage = "noise" if name.endswith(".noise") else "image" if ".round" in name else None
         size = int(argv[argv.index("-size") + 1])
         planes = int(argv[argv.index("-channels-out") + 1]) if "-channels-out" in argv else 1
-        yield stage, {"mvis": mvis, "mpix": size * size * planes / 1e6}, tool["cpu_seconds"]
+        mpix = size * size * planes / 1e6
+        sizes = {"fixed": 1.0, "mvis": mvis, "mpix": mpix, "mpix_depth": mpix * depth}
+        yield stage, sizes, tool["cpu_seconds"]
 
 
-def _fit_imaging_per_run(table: dict, everything: list, largest: dict) -> None:
+IMAGING_COLUMNS = {"image": ["fixed", "mvis", "mpix", "mpix_depth"], "noise": ["mvis", "mpix"]}
+
+
+def _fit_imaging_per_run(table: dict, everything: list) -> None:
     """Image and noise stages per wsclean run (not per stage sum): the rounds differ in
-    sub-bands and depth, so each run is a row, and partial benchmarks count. Only the
-    benchmarks of the full array (most antennas): a smaller array cleans shallower (higher
-    noise), which a cost per visibility cannot express."""
-    antennas = max(result["simulation"]["antennas"] for _, result in everything)
-    for stage in ("image", "noise"):
-        rows, cpu = [], []
+    sub-bands and depth, so each run is a row, and partial benchmarks count. Every array
+    counts: a smaller array's data are shallower (higher noise, fewer components to clean),
+    which the image's term per pixel and unit of depth expresses. The task's own CPU around
+    wsclean (the stage's CPU less its wsclean runs': 1.6 s per task on the tiny benchmark,
+    5.0 on the reduced one, and about 1 s of wall time on the full-size one, so not a cost
+    per visibility) is the mean per task of the complete benchmarks, added to ``fixed``."""
+    for stage, columns in IMAGING_COLUMNS.items():
+        rows, cpu, around_rows, around = [], [], [], []
         for _, result in everything:
-            if result["simulation"]["antennas"] != antennas:
-                continue
-            for found, sizes, seconds in _wsclean_runs(result):
-                if found == stage:
-                    rows.append(sizes)
-                    cpu.append(seconds)
-        if len({(r["mvis"], r["mpix"]) for r in rows}) < 2 or stage not in table:
+            runs = [(sizes, s) for found, sizes, s in _wsclean_runs(result) if found == stage]
+            rows += [sizes for sizes, _ in runs]
+            cpu += [seconds for _, seconds in runs]
+            measured = result.get("stages", {}).get(stage)
+            if measured and runs:
+                around_rows.append({"fixed": measured["tasks"]})
+                around.append(max(0.0, measured["cpu_s"] - sum(s for _, s in runs)))
+        if len({tuple(r[c] for c in columns) for r in rows}) < len(columns) or stage not in table:
             continue
-        fitted = _fit(rows, cpu, ["mvis", "mpix"])
-        measured = largest["stages"][stage]
-        runs = [seconds for found, _, seconds in _wsclean_runs(largest) if found == stage]
-        around = max(0.0, (measured["cpu_s"] - sum(runs)) / measured["tasks"])  # the task's own
+        fitted = _fit(rows, cpu, columns)
+        own = _fit(around_rows, around, ["fixed"]) if around_rows else {}
         table[stage].update(
-            cpu_s=around, cpu_s_per_mvis=fitted["mvis"], cpu_s_per_mpix=fitted["mpix"]
+            cpu_s=own.get("fixed", 0.0) + fitted.get("fixed", 0.0),
+            cpu_s_per_mvis=fitted["mvis"],
+            cpu_s_per_mpix=fitted["mpix"],
+            cpu_s_per_mpix_depth=fitted.get("mpix_depth", 0.0),
         )
+
+
+def _overheads(results: list) -> dict[str, float]:
+    """Per task and per flow run, the wall time beyond the tasks' own (see the docstring),
+    from benchmarks that ran one task at a time."""
+    between, flows = [], []
+    for _, result in results:
+        for flow in result["flows"].values():
+            runs = sorted(
+                (t["start"], t["end"]) for t in result["tasks"]
+                if t["start"] and flow["start"] <= t["start"] <= flow["end"]
+            )  # fmt: skip
+            if len(runs) < 2:
+                continue
+            own = sum(end - start for start, end in runs)
+            gap = (runs[-1][1] - runs[0][0] - own) / (len(runs) - 1)
+            between.append(gap)
+            flows.append(flow["wall_s"] - own - len(runs) * gap)
+    if not between:
+        return {}
+    return {
+        "task_overhead_s": float(np.median(between)),
+        "flow_overhead_s": float(np.median(flows)),
+    }
 
 
 def _scale_image_stages(table, image_stages, largest, tasks, worker_rss) -> None:
@@ -184,15 +240,20 @@ def main() -> None:
             "cpu_s": fitted_cpu.get("fixed", 0.0),
             "cpu_s_per_mvis": fitted_cpu.get("mvis", 0.0),
             "cpu_s_per_mpix": fitted_cpu.get("mpix", 0.0),
+            "cpu_s_per_mpix_depth": 0.0,
             "parallel_fraction": min(1.0, max(0.0, parallel)),
             "rss_gib": fitted_rss.get("fixed", 0.0),
             "rss_gib_per_mvis": fitted_rss.get("mvis", 0.0),
             "rss_gib_per_mpix": fitted_rss.get("mpix", 0.0),
         }
-    _fit_imaging_per_run(table, everything, results[-1][1])
+    _fit_imaging_per_run(table, everything)
     if args.image_stages:
         _scale_image_stages(table, json.loads(args.image_stages.read_text()), results[-1],
                             planned[results[-1][0]], worker_rss)  # fmt: skip
+    planned_stages = {t.stage for tasks in planned.values() for t in tasks}
+    unmeasured = sorted(planned_stages - set(table))
+    for stage in unmeasured:  # e.g. publish (Prefect artifacts), newer than the benchmarks
+        table[stage] = {"cpu_s": 0.0}
     copies, copy_bytes, products = [], [], []
     for _, result in results:
         kept = {item["kind"]: item["bytes"] for item in result["kept"]}
@@ -212,6 +273,8 @@ def main() -> None:
         },
         "worker_rss_gib": worker_rss,
         "worker_start_s": 0.0,
+        **_overheads(results),
+        "unmeasured": unmeasured,
         "image_stages": None
         if args.image_stages is None
         else {

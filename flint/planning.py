@@ -3,18 +3,21 @@ per-stage costs (``flint plan``; docs/performance.md explains the model).
 
 The flows' tasks are listed as the flows submit them (:func:`block_tasks`), each with its
 size: the visibilities it reads (rows x channels, in millions: ``mvis``) and the image
-pixels it makes or reads (in millions: ``mpix``; wsclean's sub-bands count once each). A
-stage's cost is linear in those sizes, with coefficients the full-beam benchmarks measured
+pixels it makes or reads (in millions: ``mpix``; wsclean's sub-bands count once each); an
+image also has the depth of its data (``depth``: :attr:`BeamShape.depth`). A stage's cost is
+linear in those sizes, with coefficients the full-beam benchmarks measured
 (:class:`CostTable`, ``flint/data/costs/stage_costs.json``, made by
 ``benchmarks/cost_table.py``)::
 
-    cpu_s  = fixed + per_mvis * mvis + per_mpix * mpix
-    wall_s = cpu_s * ((1 - p) + p / task_cores)          (Amdahl, p measured per stage)
+    cpu_s  = fixed + per_mvis * mvis + per_mpix * mpix + per_mpix_depth * mpix * depth
+    wall_s = overhead + cpu_s * ((1 - p) + p / task_cores)   (Amdahl, p measured per stage)
     rss    = the same linear form, on top of the worker's own memory
 
 The tasks are then scheduled as Dask runs them (:func:`schedule`): every worker thread is a
-slot, a task starts when its inputs are done and a slot is free, earliest submitted first.
-That gives the wall time, the idle fraction and the allocation's core-hours.
+slot, a task starts when its inputs are done and a slot is free, earliest submitted first;
+where the workers share fewer cores than they were given (``Resources.host_cores``: an
+oversubscribed node), the running tasks share them. That gives the wall time, the idle
+fraction and the allocation's core-hours.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ class StageCost(BaseModel):
     """CPU seconds every task takes whatever its size."""
     cpu_s_per_mvis: float = Field(0.0, ge=0)
     cpu_s_per_mpix: float = Field(0.0, ge=0)
+    cpu_s_per_mpix_depth: float = Field(0.0, ge=0)
+    """CPU seconds per million pixels and unit of the data's depth (:attr:`BeamShape.depth`):
+    deconvolution cleans deeper, with more components and major cycles, the lower the noise."""
     parallel_fraction: float = Field(0.0, ge=0, le=1)
     """Share of the CPU time that runs on every core the task has (Amdahl's p)."""
     rss_gib: float = Field(0.0, ge=0)
@@ -55,12 +61,17 @@ class StageCost(BaseModel):
     rss_gib_per_mvis: float = Field(0.0, ge=0)
     rss_gib_per_mpix: float = Field(0.0, ge=0)
 
-    def cpu(self, mvis: float, mpix: float) -> float:
-        return self.cpu_s + self.cpu_s_per_mvis * mvis + self.cpu_s_per_mpix * mpix
+    def cpu(self, mvis: float, mpix: float, depth: float = 0.0) -> float:
+        return (
+            self.cpu_s
+            + self.cpu_s_per_mvis * mvis
+            + (self.cpu_s_per_mpix + self.cpu_s_per_mpix_depth * depth) * mpix
+        )
 
-    def wall(self, mvis: float, mpix: float, cores: int) -> float:
+    def wall(self, mvis: float, mpix: float, cores: int, depth: float = 0.0) -> float:
+        """Seconds on ``cores`` cores of its own (the task's overhead not included)."""
         p = self.parallel_fraction
-        return self.cpu(mvis, mpix) * ((1 - p) + p / max(1, cores))
+        return self.cpu(mvis, mpix, depth) * ((1 - p) + p / max(1, cores))
 
     def rss(self, mvis: float, mpix: float) -> float:
         return self.rss_gib + self.rss_gib_per_mvis * mvis + self.rss_gib_per_mpix * mpix
@@ -91,8 +102,16 @@ class CostTable(BaseModel):
     """A worker's own memory (Python, Prefect, Dask and flint imported)."""
     worker_start_s: float = Field(0.0, ge=0)
     """From a worker asked for to its first task (not a batch queue's wait)."""
+    task_overhead_s: float = Field(0.0, ge=0)
+    """Wall seconds every task holds its slot beyond its stage's work, using no core: Dask
+    handing it over and Prefect creating its run and recording its states."""
+    flow_overhead_s: float = Field(0.0, ge=0)
+    """Wall seconds of every flow run beyond its tasks (its start: the run created, the task
+    runner connected; its end)."""
     measured: list[dict] = Field(default_factory=list)
     """The benchmarks the table was fitted to: file, size, cores, load at the time."""
+    unmeasured: list[str] = Field(default_factory=list)
+    """Stages the flows run that no benchmark measured: each costs its task overhead alone."""
     image_stages: dict | None = None
     """The measurement of the image-plane stages at several sizes, if used."""
 
@@ -132,11 +151,20 @@ class BeamShape:
     """Carries the simulated noise alone (NOISE_DATA): a thermal-limit image is made."""
     pointing_deg: tuple[float, float] | None = None
     """Where the beam points (RA, Dec): the beams' spread sizes the mosaic."""
+    integration_s: float = 10.0
+    channel_mhz: float = 1.0
 
     @property
     def mvis(self) -> float:
         """Visibilities (rows x channels) in millions."""
         return self.rows * self.channels / 1e6
+
+    @property
+    def depth(self) -> float:
+        """How deep the data go: visibility-seconds-MHz in millions of RACS-low's (10 s x
+        1 MHz), proportional to one over the image's noise variance. A full RACS-low beam:
+        16; the same beam averaged to fewer channels or longer integrations is as deep."""
+        return self.mvis * self.integration_s * self.channel_mhz / 10.0
 
 
 def beam_shapes(directory: str | os.PathLike[str], one_field: bool = False) -> list[BeamShape]:
@@ -157,10 +185,14 @@ def beam_shapes(directory: str | os.PathLike[str], one_field: bool = False) -> l
                 rows = int(np.bincount(tab.getcol("FIELD_ID")).max())
             channels, correlations = tab.getcell("DATA", 0).shape
             noise = "NOISE_DATA" in tab.colnames()
+            interval = float(tab.getcell("INTERVAL", 0))
+        with open_ms(state.path, "SPECTRAL_WINDOW") as spw:
+            channel_mhz = float(np.abs(spw.getcell("CHAN_WIDTH", 0)).mean()) / 1e6
         pointing = tuple(state.pointing_deg())
         shapes.append(
-            BeamShape(beam, rows, channels, correlations, tree_bytes(state.path), noise, pointing)
-        )
+            BeamShape(beam, rows, channels, correlations, tree_bytes(state.path), noise,
+                      pointing, interval, channel_mhz)
+        )  # fmt: skip
     return shapes
 
 
@@ -179,6 +211,10 @@ class Resources:
     """Workers come and go with the work (``adapt``): only those with work are paid for."""
     minimum: int = 0
     """Fewest workers an adaptive cluster keeps."""
+    host_cores: int | None = None
+    """Cores the workers really share, where fewer than ``workers x cores`` (several jobs on
+    one oversubscribed node, a laptop): the running tasks' tools share them. None: every
+    worker has its cores."""
 
     @property
     def task_cores(self) -> int:
@@ -199,6 +235,8 @@ class PlannedTask:
     mvis: float = 0.0
     mpix: float = 0.0
     after: tuple[str, ...] = ()
+    depth: float = 0.0
+    """The depth of the data an image is cleaned on (:attr:`BeamShape.depth`)."""
     held_mpix: float | None = None
     """Million pixels in memory at once, where fewer than it works through (a join takes
     the beams' images one at a time); None: ``mpix``."""
@@ -237,7 +275,8 @@ def mosaic_megapixels(beams: Sequence[BeamShape], size: int, scale: str) -> floa
 
 
 def bandpass_tasks(calibrators: Sequence[BeamShape]) -> list[PlannedTask]:
-    """The bandpass flow's tasks: per beam preprocess, solve, repair."""
+    """The bandpass flow's tasks: per beam preprocess, solve, repair; then the flow's
+    artifacts (publish)."""
     tasks = []
     for beam in calibrators:
         b = f"beam{beam.beam:02d}"
@@ -246,11 +285,14 @@ def bandpass_tasks(calibrators: Sequence[BeamShape]) -> list[PlannedTask]:
             PlannedTask(f"solve-{b}", "solve", beam.mvis, after=(f"preprocess-{b}-cal",)),
             PlannedTask(f"repair-{b}", "repair", 0.0, after=(f"solve-{b}",)),
         ]
+    if tasks:
+        tasks.append(PlannedTask("publish-bandpass", "publish", after=tuple(t.name for t in tasks)))
     return tasks
 
 
 def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[PlannedTask]:
-    """The continuum flow's tasks in the order it submits them (flint.prefect.flows.continuum)."""
+    """The continuum flow's tasks in the order it submits them (flint.prefect.flows.continuum:
+    a beam's round-0 image right after its flagging; Dask runs ready tasks in that order)."""
     last = strategy.selfcal_rounds
     imaging = [options_for_round(strategy, "imaging", r) for r in range(last + 1)]
     tasks: list[PlannedTask] = []
@@ -259,39 +301,43 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
     noise: dict[int, str] = {}
     for beam in beams:
         b = f"beam{beam.beam:02d}"
+        image[beam.beam] = f"image-{b}-r0"
         tasks += [
             PlannedTask(f"preprocess-{b}", "preprocess", beam.mvis),
             PlannedTask(f"apply-{b}", "apply", beam.mvis, after=(f"preprocess-{b}",)),
             PlannedTask(f"flag-{b}", "flag", beam.mvis, after=(f"apply-{b}",)),
-        ]
+            PlannedTask(image[beam.beam], "image", beam.mvis,
+                        _megapixels(imaging[0].size, imaging[0].channels_out),
+                        (f"flag-{b}",), depth=beam.depth),
+        ]  # fmt: skip
         ready[beam.beam] = f"flag-{b}"
     mosaic = ""
     for r in range(last + 1):
         size, planes = imaging[r].size, imaging[r].channels_out
-        for beam in beams:
+        for beam in beams if r else ():  # round 0's images are submitted above
             b, after = f"beam{beam.beam:02d}", [ready[beam.beam]]
-            if r:
-                previous = image[beam.beam]
-                if options_for_round(strategy, "masking", r).use_fits_mask:
-                    tasks.append(PlannedTask(f"mask-{b}-r{r}", "mask", 0.0,
-                                             _megapixels(imaging[r - 1].size), (previous,)))  # fmt: skip
-                    after.append(f"mask-{b}-r{r}")
-                tasks += [
-                    PlannedTask(f"selfcal-{b}-r{r}", "selfcal", beam.mvis,
-                                _megapixels(imaging[r - 1].size, imaging[r - 1].channels_out),
-                                (previous, ready[beam.beam])),
-                    PlannedTask(f"apply-{b}-r{r}", "apply", beam.mvis, 0.0, (f"selfcal-{b}-r{r}",)),
-                ]  # fmt: skip
-                ready[beam.beam] = f"apply-{b}-r{r}"
-                after.append(ready[beam.beam])
-                if r == last and beam.noise:
-                    noise[beam.beam] = f"noise-{b}"
-                    tasks.append(PlannedTask(f"noise-{b}", "noise", beam.mvis,
-                                             _megapixels(size, planes), (ready[beam.beam],)))  # fmt: skip
-                    after.append(noise[beam.beam])
+            previous = image[beam.beam]
+            if options_for_round(strategy, "masking", r).use_fits_mask:
+                tasks.append(PlannedTask(f"mask-{b}-r{r}", "mask", 0.0,
+                                         _megapixels(imaging[r - 1].size), (previous,)))  # fmt: skip
+                after.append(f"mask-{b}-r{r}")
+            tasks += [
+                PlannedTask(f"selfcal-{b}-r{r}", "selfcal", beam.mvis,
+                            _megapixels(imaging[r - 1].size, imaging[r - 1].channels_out),
+                            (previous, ready[beam.beam])),
+                PlannedTask(f"apply-{b}-r{r}", "apply", beam.mvis, 0.0, (f"selfcal-{b}-r{r}",)),
+            ]  # fmt: skip
+            ready[beam.beam] = f"apply-{b}-r{r}"
+            after.append(ready[beam.beam])
+            if r == last and beam.noise:
+                noise[beam.beam] = f"noise-{b}"
+                tasks.append(PlannedTask(f"noise-{b}", "noise", beam.mvis,
+                                         _megapixels(size, planes), (ready[beam.beam],)))  # fmt: skip
+                after.append(noise[beam.beam])
             image[beam.beam] = f"image-{b}-r{r}"
             tasks.append(PlannedTask(image[beam.beam], "image", beam.mvis,
-                                     _megapixels(size, planes), tuple(after)))  # fmt: skip
+                                     _megapixels(size, planes), tuple(after),
+                                     depth=beam.depth))  # fmt: skip
         field = mosaic_megapixels(beams, size, imaging[r].scale)
         images = tuple(image[beam.beam] for beam in beams)
         each, every = _megapixels(size), _megapixels(size) * len(beams)
@@ -319,6 +365,8 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
                                      (image[beam.beam], noise[beam.beam])))  # fmt: skip
     tasks.append(PlannedTask("validate", "validate", 0.0, field,
                              ("find-mosaic",)))  # fmt: skip
+    checks = tuple(t.name for t in tasks if t.stage == "validate")
+    tasks.append(PlannedTask("publish", "publish", after=("find-mosaic", *checks)))
     tasks.append(PlannedTask("summary", "summary", after=tuple(t.name for t in tasks)))
     return tasks
 
@@ -338,7 +386,9 @@ def schedule(
     tasks: Sequence[PlannedTask], costs: CostTable, resources: Resources, start_s: float = 0.0
 ) -> list[Scheduled]:
     """Run ``tasks`` on ``resources``' slots as Dask would: a task starts once its inputs are
-    done and a slot is free, the earliest submitted first."""
+    done and a slot is free, the earliest submitted first. It holds its slot for the table's
+    overhead, then for its work; where ``resources.host_cores`` are fewer than the running
+    tasks' cores, the work of all of them slows by that ratio (the cores are shared)."""
     by_name = {task.name: task for task in tasks}
     order = {task.name: index for index, task in enumerate(tasks)}
     waiting = {task.name: {n for n in task.after if n in by_name} for task in tasks}
@@ -348,25 +398,53 @@ def schedule(
             needed_by.setdefault(name, []).append(task.name)
     ready = [order[name] for name, inputs in waiting.items() if not inputs]
     heapq.heapify(ready)
-    running: list[tuple[float, int, str]] = []
+    cores = resources.task_cores
+    overhead = costs.task_overhead_s
+    # running: order -> [overhead left, work left (s on its own cores), start, cpu, rss]
+    running: dict[int, list[float]] = {}
     free, now, done = resources.slots, start_s, []
     while ready or running:
         while free and ready:
-            task = tasks[heapq.heappop(ready)]
+            index = heapq.heappop(ready)
+            task = tasks[index]
             cost = _stage(costs, task.stage)
-            cpu = cost.cpu(task.mvis, task.mpix)
-            end = now + cost.wall(task.mvis, task.mpix, resources.task_cores)
-            rss = cost.rss(task.mvis, task.memory_mpix)
-            done.append(Scheduled(task, now, end, cpu, rss))
-            heapq.heappush(running, (end, order[task.name], task.name))
+            work = cost.wall(task.mvis, task.mpix, cores, task.depth)
+            cpu = cost.cpu(task.mvis, task.mpix, task.depth)
+            running[index] = [overhead, work, now, cpu, cost.rss(task.mvis, task.memory_mpix)]
             free -= 1
-        now, _, name = heapq.heappop(running)
+        working = sum(1 for left, *_ in running.values() if left <= 0)
+        rate = _share(resources, working)
+        # the next event: an overhead ends (work starts: the share changes) or a task ends
+        step, first = min(
+            (left if left > 0 else work / rate, index)
+            for index, (left, work, *_) in running.items()
+        )
+        now += step
+        for state in running.values():
+            if state[0] > 0:
+                state[0] -= step
+            else:
+                state[1] -= step * rate
+        left, work, started, cpu, rss = running[first]
+        if left > 1e-12 or work > 1e-9 * max(1.0, step):
+            running[first][0] = max(0.0, left)  # its overhead ended: its work starts
+            continue
+        del running[first]
+        done.append(Scheduled(tasks[first], started, now, cpu, rss))
         free += 1
-        for later in needed_by.get(name, []):
-            waiting[later].discard(name)
+        for later in needed_by.get(tasks[first].name, []):
+            waiting[later].discard(tasks[first].name)
             if not waiting[later]:
                 heapq.heappush(ready, order[later])
     return done
+
+
+def _share(resources: Resources, working: int) -> float:
+    """How fast tasks work when ``working`` of them run: 1 unless their cores exceed the
+    host's."""
+    if resources.host_cores is None or not working:
+        return 1.0
+    return min(1.0, resources.host_cores / (working * resources.task_cores))
 
 
 def _most_at_once(runs: Sequence[Scheduled]) -> int:
@@ -466,7 +544,7 @@ def plan_block(
     for tasks in (bandpass_tasks(calibrators), continuum_tasks(beams, strategy)):
         if tasks:
             runs += schedule(tasks, costs, resources, start_s=now)
-            now = max(run.end_s for run in runs)
+            now = max(run.end_s for run in runs) + costs.flow_overhead_s
     wall = now
     stages: dict[str, StagePlan] = {}
     for run in runs:

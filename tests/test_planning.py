@@ -24,6 +24,8 @@ from flint.prefect.cluster import load_cluster_config
 from flint.prefect.plan import cluster_resources
 from flint.strategy.load import check_strategy
 
+ROOT = Path(__file__).resolve().parents[1]
+
 STRATEGY = check_strategy(
     {
         "version": 1,
@@ -48,6 +50,7 @@ COSTS = CostTable(
         "mosaic": {"cpu_s_per_mpix": 2.0},
         "find": {"cpu_s_per_mpix": 3.0, "parallel_fraction": 0.5},
         "validate": {"cpu_s": 4.0},
+        "publish": {},
         "summary": {},
     },
     disk={
@@ -65,10 +68,10 @@ BEAMS = [BeamShape(b, rows=1000, channels=100, correlations=4, raw_bytes=10**9) 
 def test_a_block_costs_what_the_model_says_worked_by_hand():
     tasks = continuum_tasks(BEAMS, STRATEGY)
     assert [t.name for t in tasks] == [
-        "preprocess-beam00", "apply-beam00", "flag-beam00",
-        "preprocess-beam01", "apply-beam01", "flag-beam01",
-        "image-beam00-r0", "image-beam01-r0", "convolve-r0", "mosaic-r0",
-        "find-beam00", "find-beam01", "find-mosaic", "validate", "summary",
+        "preprocess-beam00", "apply-beam00", "flag-beam00", "image-beam00-r0",
+        "preprocess-beam01", "apply-beam01", "flag-beam01", "image-beam01-r0",
+        "convolve-r0", "mosaic-r0",
+        "find-beam00", "find-beam01", "find-mosaic", "validate", "publish", "summary",
     ]  # fmt: skip
     # per beam: preprocess 1 s, apply 0.5 s, flag 2 s; image 10 + 50 + 50 = 110 cpu s, all
     # of it parallel: 55 s on 2 cores. convolve 2 (field of 2 beams x 1 M pixels) -> 2 s,
@@ -217,3 +220,66 @@ def test_the_mosaic_spans_the_beams_pointings():
     wrapped = [BeamShape(b, 1, 1, pointing_deg=(ra, 60.0)) for b, ra in ((0, 359.75), (1, 0.25))]
     assert mosaic_megapixels(wrapped, 1000, "12asec") == pytest.approx(1.075)
     assert mosaic_megapixels(BEAMS, 1000, "12asec") == 2.0  # no pointings: one image each
+
+
+def test_overheads_and_shared_cores_worked_by_hand():
+    from flint.planning import PlannedTask, schedule
+
+    # two independent tasks of 10 s and 4 s of work, then one of 2 s after both, on two
+    # one-core workers; every task first holds its slot 1 s (overhead, no core)
+    tasks = [
+        PlannedTask("a", "work", mvis=10.0),
+        PlannedTask("b", "work", mvis=4.0),
+        PlannedTask("c", "work", mvis=2.0, after=("a", "b")),
+    ]
+    costs = CostTable.model_validate(
+        {**COSTS.model_dump(), "stages": {"work": {"cpu_s_per_mvis": 1.0}}, "task_overhead_s": 1}
+    )
+
+    def times(resources):
+        runs = sorted(schedule(tasks, costs, resources), key=lambda r: r.task.name)
+        return [time for r in runs for time in (r.start_s, r.end_s)]
+
+    assert times(Resources(workers=2, threads=1, cores=1)) == pytest.approx([0, 11, 0, 5, 11, 14])
+    # the two workers on one core: from 1 s both work at half speed, b's 4 s end at 9 s,
+    # a's last 6 s at full speed end at 15 s, then c
+    shared = Resources(workers=2, threads=1, cores=1, host_cores=1)
+    assert times(shared) == pytest.approx([0, 15, 0, 9, 15, 18])
+    # a flow's own overhead follows its tasks; CPU is the work alone
+    plan = plan_block(BEAMS, STRATEGY, Resources(workers=1, threads=1, cores=2),
+                      COSTS.model_copy(update={"task_overhead_s": 0.5, "flow_overhead_s": 3.0}))  # fmt: skip
+    base = plan_block(BEAMS, STRATEGY, Resources(workers=1, threads=1, cores=2), COSTS)
+    assert plan.wall_s == pytest.approx(base.wall_s + 16 * 0.5 + 3.0)
+    assert plan.busy_core_hours == pytest.approx(base.busy_core_hours)
+
+
+def test_imaging_costs_more_on_deeper_data():
+    from flint.planning import StageCost
+
+    # the same observation averaged 8 channels into one: 1/8 the visibilities, as deep
+    full = BeamShape(0, rows=1000, channels=288, integration_s=10.0, channel_mhz=1.0)
+    averaged = BeamShape(0, rows=1000, channels=36, integration_s=10.0, channel_mhz=8.0)
+    assert averaged.depth == pytest.approx(full.depth) == pytest.approx(0.288)
+    images = [t for t in continuum_tasks([averaged], STRATEGY) if t.stage == "image"]
+    assert [t.depth for t in images] == pytest.approx([0.288])
+    image = StageCost(cpu_s=1.0, cpu_s_per_mvis=2.0, cpu_s_per_mpix=3.0, cpu_s_per_mpix_depth=4.0)
+    assert image.cpu(mvis=0.5, mpix=2.0, depth=0.25) == pytest.approx(1 + 1 + 6 + 2)
+
+
+@pytest.mark.parametrize("size", ["tiny", "reduced"])
+def test_the_packaged_table_images_both_arrays_it_was_measured_on(size):
+    """The image stage's CPU for the 12-antenna and the 36-antenna benchmark (the table had
+    given the 12-antenna one 4.5 times what it used, from a fit to the full array alone)."""
+    from flint.demo import demo_strategy_path
+    from flint.strategy import load_strategy
+
+    result = json.loads((ROOT / f"benchmarks/results/fullbeam-{size}.json").read_text())
+    beam, simulation = result["beam"], result["simulation"]
+    shape = BeamShape(15, beam["rows"], beam["channels"], noise=True,
+                      integration_s=simulation["integration_s"],
+                      channel_mhz=288.0 / simulation["channels"])  # fmt: skip
+    images = [t for t in continuum_tasks([shape], load_strategy(demo_strategy_path()))
+              if t.stage == "image"]  # fmt: skip
+    image = load_cost_table().stages["image"]
+    planned = sum(image.cpu(t.mvis, t.mpix, t.depth) for t in images)
+    assert planned == pytest.approx(result["stages"]["image"]["cpu_s"], rel=0.2)

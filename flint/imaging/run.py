@@ -155,6 +155,7 @@ def run_wsclean(
             log=log_path,
         )
 
+    tool_scratch()  # a FLINT_TOOL_SCRATCH that is no directory fails before anything is written
     if before_run is not None:
         before_run()
     current = _absolute(options)

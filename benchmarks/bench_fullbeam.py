@@ -321,6 +321,8 @@ def main() -> None:
             f"{'' if over_work is None else f'wall/work {over_work:5.3f}'}  "
             f"rss {stage['peak_rss_gib']:.2f} GiB  disk {stage['peak_disk_gib']:.2f} GiB"
         )
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
 

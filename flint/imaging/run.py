@@ -107,9 +107,10 @@ def run_wsclean(
 ) -> ImageProducts:
     """Image ``ms_paths`` with wsclean into ``output_dir/name-*``; return the products.
 
-    wsclean writes into a scratch directory next to the products; they are renamed
-    into place only once the run finished without diverging, so a product that
-    exists is complete. With ``skip_existing`` a rerun whose products were made from the
+    wsclean writes into a scratch directory next to the products, or in the node-local
+    tool scratch (:mod:`flint.scratch`, with its reordering files); they are moved into
+    place only once the run finished without diverging, so a product that exists is
+    complete. With ``skip_existing`` a rerun whose products were made from the
     same data, mask, options and wsclean version does nothing (:class:`flint.identity.Recipe`;
     the MODEL_DATA wsclean itself writes into the data is left out of their identity);
     anything else images again. wsclean's whole output is kept in ``name-wsclean.log``

@@ -264,26 +264,34 @@ def _wait(process: subprocess.Popen) -> tuple[int, resource.struct_rusage]:
     return process.returncode, usage
 
 
-def _record(run: ToolRun) -> None:
-    """Append ``run`` to the file ``FLINT_TOOL_RECORD`` names, if any (never fails the run)."""
+def _append_record(line: dict) -> None:
+    """Append ``line`` to the file ``FLINT_TOOL_RECORD`` names, if any (never fails the run)."""
     where = os.environ.get(RECORD_ENV)
     if not where:
         return
-    line = {
-        "tool": Path(run.argv[0]).name,
-        "argv": run.argv,
-        "seconds": run.seconds,
-        "cpu_seconds": run.cpu_seconds,
-        "max_rss_bytes": run.max_rss_bytes,
-        "ended": time.time(),
-        "started": time.time() - run.seconds,
-        "pid": os.getpid(),
-    }
     try:
         with open(where, "a") as handle:
             handle.write(json.dumps(line) + "\n")
     except OSError as error:
-        logger.debug("cannot record the tool run in %s: %s", where, error)
+        logger.debug(
+            "cannot record %s in %s: %s", line.get("tool") or line.get("work"), where, error
+        )
+
+
+def _record(run: ToolRun) -> None:
+    """Record a finished tool run (``FLINT_TOOL_RECORD``)."""
+    _append_record(
+        {
+            "tool": Path(run.argv[0]).name,
+            "argv": run.argv,
+            "seconds": run.seconds,
+            "cpu_seconds": run.cpu_seconds,
+            "max_rss_bytes": run.max_rss_bytes,
+            "ended": time.time(),
+            "started": time.time() - run.seconds,
+            "pid": os.getpid(),
+        }
+    )
 
 
 @contextlib.contextmanager
@@ -291,27 +299,23 @@ def recorded_work(name: str) -> Iterator[None]:
     """Record the wall and CPU time of the work inside (a flint function a task calls, its
     tools included) in ``FLINT_TOOL_RECORD`` as ``{"work": name, ...}``: a task's wall time
     beyond it is the orchestration's (Prefect, Dask, result storage)."""
-    where = os.environ.get(RECORD_ENV)
-    if not where:
+    if not os.environ.get(RECORD_ENV):
         yield
         return
     started, cpu = time.time(), time.thread_time()
     try:
         yield
     finally:
-        line = {
-            "work": name,
-            "seconds": time.time() - started,
-            "cpu_seconds": time.thread_time() - cpu,
-            "started": started,
-            "ended": time.time(),
-            "pid": os.getpid(),
-        }
-        try:
-            with open(where, "a") as handle:
-                handle.write(json.dumps(line) + "\n")
-        except OSError as error:
-            logger.debug("cannot record the work in %s: %s", where, error)
+        _append_record(
+            {
+                "work": name,
+                "seconds": time.time() - started,
+                "cpu_seconds": time.thread_time() - cpu,
+                "started": started,
+                "ended": time.time(),
+                "pid": os.getpid(),
+            }
+        )
 
 
 def _with_parent_death_signal(argv: list[str]) -> list[str]:

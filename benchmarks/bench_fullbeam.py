@@ -220,7 +220,7 @@ def main() -> None:
     begin, end = flows["bandpass"]["start"], flows["continuum"]["end"]
     stages = stage_costs(tasks, tools, sampler, read_work_record(record))
     science_peak = max(s.disk["science"] for s in sampler.samples)
-    everything_peak = max(s.disk["science"] + s.disk["calibrator"] for s in sampler.samples)
+    everything_peak = max(s.total_disk for s in sampler.samples)  # the tool scratch apart
     scratch_peak = max(s.disk.get("tool_scratch", 0) for s in sampler.samples)
     thermal = {r.residual.name: r.ratio for r in results if isinstance(r, ThermalLimit)}
     validation = [r for r in results if isinstance(r, ValidationResult)]

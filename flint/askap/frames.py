@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -36,17 +37,36 @@ def _fixms_matrix(pol_axis_deg: float) -> NDArray[np.float64]:
     return matrix
 
 
+@numba.njit(cache=True, nogil=True)
+def _transform(matrix, correlations, out):  # pragma: no cover (compiled)
+    for row in range(correlations.shape[0]):
+        for i in range(4):
+            total = 0j
+            for j in range(4):
+                total += matrix[i, j] * correlations[row, j]
+            out[row, i] = total
+
+
+def apply_matrix(matrix: NDArray, correlations: NDArray) -> NDArray:
+    """Real ``matrix @ c`` for every correlation vector ``c`` of ``correlations`` ``[..., 4]``,
+    in double precision, returned in ``correlations``' dtype."""
+    flat = np.ascontiguousarray(correlations).reshape(-1, 4)
+    out = np.empty(flat.shape, correlations.dtype)
+    _transform(np.asarray(matrix, np.float64), flat, out)
+    return out.reshape(correlations.shape)
+
+
 def to_sky(correlations: NDArray, pol_axis_deg: float, fix_stokes_factor: bool = False) -> NDArray:
     """Instrument-frame correlations ``[..., 4]`` in the sky frame (as fixms converts them)."""
     matrix = sky_matrix(pol_axis_deg, fix_stokes_factor)
-    return np.einsum("ij,...j->...i", matrix, correlations).astype(correlations.dtype)
+    return apply_matrix(matrix, correlations)
 
 
 def to_askap(correlations: NDArray, pol_axis_deg: float, askapsoft_stokes: bool = False) -> NDArray:
     """Sky-frame correlations ``[..., 4]`` as the instrument records them (inverse of
     :func:`to_sky`); ``askapsoft_stokes`` halves them as ASKAPsoft's I = XX + YY does."""
     matrix = np.linalg.inv(sky_matrix(pol_axis_deg, askapsoft_stokes))
-    return np.einsum("ij,...j->...i", matrix, correlations).astype(correlations.dtype)
+    return apply_matrix(matrix, correlations)
 
 
 def receptor_angles_rad(pol_axis_deg: float) -> NDArray[np.float64]:

@@ -36,14 +36,13 @@ from flint.askap.pointing import beam_pointing_rad
 from flint.atomic import atomic_path
 from flint.errors import MeasurementSetError
 from flint.identity import Recipe
-from flint.ms.access import check_ms, open_ms
+from flint.ms.access import check_ms, open_ms, row_chunks
 from flint.ms.columns import add_column, rename_column
 from flint.ms.layout import PREPROCESSED_KEYWORD, MSLayoutState, detect_layout
 from flint.ms.select import copy_field
 
 logger = logging.getLogger(__name__)
 
-ROW_CHUNK = 20_000
 ALSO_ROTATED = ("NOISE_DATA",)
 """Columns rotated in place with DATA: a simulation's noise alone (for the thermal limit)."""
 
@@ -230,8 +229,7 @@ def _rotate_correlations(ms: Path, state: MSLayoutState, keep_original: bool = T
     assert convert is not None
     with open_ms(ms, readonly=False) as tab:
         also = [column for column in ALSO_ROTATED if column in tab.colnames()]
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
+        for start, rows in row_chunks(tab):
             data = tab.getcol(source, startrow=start, nrow=rows)
             tab.putcol("DATA", convert(data), start, rows)
             for column in also:

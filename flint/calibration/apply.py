@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from flint.atomic import atomic_path
-from flint.calibration.jones import invert_jones, sandwich
+from flint.calibration.jones import invert_jones, sandwich_rows
 from flint.calibration.solutions import AOSolutions, read_solutions
 from flint.errors import MeasurementSetError, SolutionsError
 from flint.identity import Recipe
-from flint.ms import add_column, open_ms, require_columns
+from flint.ms import add_column, open_ms, require_columns, row_chunks
 
 logger = logging.getLogger(__name__)
 
-ROW_CHUNK = 20_000
 APPLIED_KEYWORD = "FLINT_APPLIED_SOLUTIONS"
 BEAM_PATTERN = re.compile(r"beam(\d+)", re.IGNORECASE)
 ALSO_CORRECTED = ("NOISE_DATA",)
@@ -217,22 +216,21 @@ def _apply(
         add_column(working, output_column, like=data_column, fill=None, exist_ok=True)
     with open_ms(working, readonly=False) as tab:
         also_corrected = [c for c in also if c in tab.colnames() and c != data_column]
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
+        for start, rows in row_chunks(tab):
             data = tab.getcol(data_column, startrow=start, nrow=rows)
             flags = tab.getcol("FLAG", startrow=start, nrow=rows)
             ant1 = tab.getcol("ANTENNA1", startrow=start, nrow=rows)
             ant2 = tab.getcol("ANTENNA2", startrow=start, nrow=rows)
             interval = _intervals(tab.getcol("TIME", startrow=start, nrow=rows), solutions)
-            left, right = inverse[interval, ant1], inverse[interval, ant2]
-            corrected = sandwich(left, data, right)
+            corrected = sandwich_rows(data, inverse, ant1, ant2, interval, np.complex128)
             bad = ~np.isfinite(corrected).all(-1, keepdims=True)
             newly_flagged += int(np.count_nonzero(bad & ~flags.all(-1, keepdims=True)))
             total += bad.size
             corrected[np.broadcast_to(bad, corrected.shape)] = 0
             tab.putcol(output_column, corrected.astype(data.dtype), startrow=start, nrow=rows)
             for column in also_corrected:
-                extra = sandwich(left, tab.getcol(column, startrow=start, nrow=rows), right)
+                extra = tab.getcol(column, startrow=start, nrow=rows)
+                extra = sandwich_rows(extra, inverse, ant1, ant2, interval, np.complex128)
                 extra[np.broadcast_to(bad, extra.shape)] = 0
                 tab.putcol(column, extra.astype(data.dtype), startrow=start, nrow=rows)
             if bad.any():

@@ -30,12 +30,11 @@ from flint.errors import MeasurementSetError
 from flint.flagging import flag_basic, flag_statistics, run_aoflagger, set_flags
 from flint.flagging.aoflagger import calibrator_strategy
 from flint.identity import Recipe, digest
-from flint.ms import add_column, open_ms, require_columns, writable_copy
+from flint.ms import add_column, open_ms, require_columns, row_chunks, writable_copy
 from flint.options import BaseOptions
 
 logger = logging.getLogger(__name__)
 
-ROW_CHUNK = 20_000
 SOLVE_CHUNK_BYTES = 16 * 2**20
 """DATA read at a time by the solver, into a buffer that is reused (stays in cache)."""
 
@@ -142,8 +141,7 @@ def write_corrected(ms: Path, jones: np.ndarray, data_column: str = "DATA") -> N
     """Write ``CORRECTED_DATA = J_p^-1 DATA J_q^-H`` into a working copy (4 correlations)."""
     add_column(ms, "CORRECTED_DATA", like=data_column, fill=None, exist_ok=True)
     with open_ms(ms, readonly=False) as tab:
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
+        for start, rows in row_chunks(tab):
             data = tab.getcol(data_column, startrow=start, nrow=rows)
             ant1 = tab.getcol("ANTENNA1", startrow=start, nrow=rows)
             ant2 = tab.getcol("ANTENNA2", startrow=start, nrow=rows)

@@ -10,11 +10,9 @@ import numpy as np
 from pydantic import BaseModel
 
 from flint.errors import InputError
-from flint.ms import open_ms, require_columns
+from flint.ms import open_ms, require_columns, row_chunks
 
 logger = logging.getLogger(__name__)
-
-ROW_CHUNK = 50_000
 
 
 class BasicFlagCounts(BaseModel):
@@ -57,8 +55,7 @@ def flag_basic(
     counts = BasicFlagCounts()
     with open_ms(ms, readonly=False) as tab:
         n_rows = tab.nrows()
-        for start in range(0, n_rows, ROW_CHUNK):
-            rows = min(ROW_CHUNK, n_rows - start)
+        for start, rows in row_chunks(tab, n_rows):
             flags = tab.getcol("FLAG", startrow=start, nrow=rows)
             new = flags.copy()
             ant1 = tab.getcol("ANTENNA1", startrow=start, nrow=rows)
@@ -89,7 +86,6 @@ def flag_basic(
 def set_flags(ms: str | os.PathLike[str], value: bool = False) -> None:
     """Set every FLAG of a working copy to ``value`` (e.g. to drop input flags on request)."""
     with open_ms(ms, readonly=False) as tab:
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
+        for start, rows in row_chunks(tab):
             flags = tab.getcol("FLAG", startrow=start, nrow=rows)
             tab.putcol("FLAG", np.full_like(flags, value), startrow=start, nrow=rows)

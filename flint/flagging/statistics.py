@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from flint.ms import open_ms
+from flint.ms import open_ms, row_chunks
 from flint.ms.summary import CORRELATION_NAMES
-
-ROW_CHUNK = 50_000
 
 
 class FlagStatistics(BaseModel):
@@ -43,8 +41,7 @@ def flag_statistics(ms: str | os.PathLike[str]) -> FlagStatistics:
     per_corr = np.zeros(n_corr)
     n_cross = 0
     with open_ms(ms) as tab:
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
+        for start, rows in row_chunks(tab):
             ant1 = tab.getcol("ANTENNA1", startrow=start, nrow=rows)
             ant2 = tab.getcol("ANTENNA2", startrow=start, nrow=rows)
             cross = ant1 != ant2

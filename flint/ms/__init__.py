@@ -1,6 +1,6 @@
 """Measurement-set basics: read-only access, summaries, copy-on-write, column edits."""
 
-from flint.ms.access import check_ms, open_ms, require_columns, writable_copy
+from flint.ms.access import check_ms, open_ms, require_columns, row_chunks, writable_copy
 from flint.ms.columns import add_column, rename_column
 from flint.ms.discover import Observation, find_observation
 from flint.ms.layout import MSLayoutState, detect_layout
@@ -18,6 +18,7 @@ __all__ = [
     "open_ms",
     "rename_column",
     "require_columns",
+    "row_chunks",
     "split_column",
     "summarise_ms",
     "writable_copy",

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from casacore.tables import table
 
 from flint.atomic import copy_atomically
@@ -49,6 +50,28 @@ def open_ms(
         yield tab
     finally:
         tab.close()
+
+
+CHUNK_BYTES = 8 * 2**20
+"""About how many bytes of one visibility column (as complex64) a row loop reads at once.
+
+Small chunks keep a task's memory flat, and numpy's buffers of that size are reused from
+the heap rather than mapped afresh (and faulted in page by page) for every chunk, which on
+virtual machines can cost more than the work itself."""
+
+
+def row_chunks(tab: table, n_rows: int | None = None) -> Iterator[tuple[int, int]]:
+    """``(first row, rows)`` spans over the first ``n_rows`` rows of open table ``tab``
+    (default: all), each holding about :data:`CHUNK_BYTES` of its visibilities."""
+    n_rows = tab.nrows() if n_rows is None else n_rows
+    cells = 1
+    if n_rows:
+        column = next((c for c in ("DATA", "FLAG") if c in tab.colnames()), None)
+        if column is not None and tab.iscelldefined(column, 0):
+            cells = max(1, int(np.prod(tab.getcell(column, 0).shape)))
+    step = max(64, CHUNK_BYTES // (8 * cells))
+    for first in range(0, n_rows, step):
+        yield first, min(step, n_rows - first)
 
 
 def require_columns(path: str | os.PathLike[str], *columns: str) -> None:

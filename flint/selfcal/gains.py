@@ -20,18 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from flint.calibration.apply import jones_of, solution_intervals
-from flint.calibration.jones import sandwich
+from flint.calibration.jones import sandwich_rows
 from flint.calibration.repair import reference_phase
 from flint.calibration.solutions import AOSolutions, write_solutions
 from flint.calibration.stefcal import NormalEquations, accumulate, empty_equations, stefcal
 from flint.errors import MeasurementSetError
 from flint.identity import Recipe
-from flint.ms import open_ms, require_columns
+from flint.ms import open_ms, require_columns, row_chunks
 from flint.strategy.stages import GainSolveOptions
 
 logger = logging.getLogger(__name__)
 
-ROW_CHUNK = 50_000
 SPEED_OF_LIGHT = 299_792_458.0
 DIAGONAL = [0, 3]  # XX, YY of XX XY YX YY
 
@@ -56,12 +55,14 @@ def _channel_groups(n_chan: int, channels_per_solution: int | None) -> np.ndarra
 
 
 def _reduce_channels(equations: NormalEquations, groups: np.ndarray, n_groups: int):
-    """Sum the per-channel normal equations into channel groups."""
+    """Sum the per-channel normal equations into channel groups (contiguous runs of
+    channels, numbered in order, as :func:`_channel_groups` makes them)."""
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    if len(starts) != n_groups or groups[0] != 0 or np.any(np.diff(groups[starts]) != 1):
+        raise ValueError("channel groups must be contiguous runs numbered in order")
 
     def reduce(values: np.ndarray) -> np.ndarray:
-        out = np.zeros((*values.shape[:2], n_groups, values.shape[3]), values.dtype)
-        np.add.at(out, (slice(None), slice(None), groups), values)
-        return out
+        return np.add.reduceat(values, starts, axis=2)
 
     return NormalEquations(
         *(reduce(v) for v in (equations.vm, equations.mm, equations.vv, equations.count))
@@ -161,16 +162,13 @@ def compute_selfcal_gains(
         groups = _channel_groups(len(frequencies), options.channels_per_solution)
         n_groups = int(groups.max()) + 1
         total = empty_equations(n_intervals * n_groups, 2, n_ant)
-        for first in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - first)
+        for first, rows in row_chunks(tab):
             ant1 = tab.getcol("ANTENNA1", startrow=first, nrow=rows)
             ant2 = tab.getcol("ANTENNA2", startrow=first, nrow=rows)
             data = tab.getcol(data_column, startrow=first, nrow=rows)
             if applied_jones is not None:  # back to the data before those gains
                 which = solution_intervals(times[first : first + rows], applied)
-                data = sandwich(
-                    applied_jones[which, ant1], data, applied_jones[which, ant2]
-                ).astype(data.dtype)
+                data = sandwich_rows(data, applied_jones, ant1, ant2, which)
             data = data[..., DIAGONAL]
             model = sum(
                 tab.getcol(column, startrow=first, nrow=rows)[..., DIAGONAL] for column in models

@@ -21,11 +21,11 @@ import numpy as np
 
 from flint.askap.preprocess import correlation_converter
 from flint.calibration.apply import check_compatible, jones_of, solution_intervals
-from flint.calibration.jones import invert_jones, sandwich
+from flint.calibration.jones import invert_jones, sandwich_rows
 from flint.calibration.solutions import AOSolutions, read_solutions
 from flint.errors import MeasurementSetError
 from flint.identity import identity
-from flint.ms.access import open_ms
+from flint.ms.access import open_ms, row_chunks
 from flint.ms.columns import add_column
 from flint.ms.layout import PREPROCESSED_KEYWORD
 from flint.working.copy import ensure_clean
@@ -39,8 +39,6 @@ from flint.working.record import (
 )
 
 logger = logging.getLogger(__name__)
-
-ROW_CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,7 @@ class _Correction:
 
     def __call__(self, data, times, ant1, ant2):
         which = solution_intervals(times, self.solutions)
-        return sandwich(self.jones[which, ant1], data, self.jones[which, ant2])
+        return sandwich_rows(data, self.jones, ant1, ant2, which, dtype=np.complex128)
 
 
 def _rewrite_column(
@@ -88,8 +86,7 @@ def _rewrite_column(
             raise MeasurementSetError(
                 f"{source} has {reading.nrows()} rows, the working copy {tab.nrows()}", ms
             )
-        for start in range(0, tab.nrows(), ROW_CHUNK):
-            rows = min(ROW_CHUNK, tab.nrows() - start)
+        for start, rows in row_chunks(tab):
             data = reading.getcol(column, startrow=start, nrow=rows)
             if convert is not None:
                 data = convert(data)
@@ -97,7 +94,7 @@ def _rewrite_column(
                 times = tab.getcol("TIME", startrow=start, nrow=rows)
                 ant1 = tab.getcol("ANTENNA1", startrow=start, nrow=rows)
                 ant2 = tab.getcol("ANTENNA2", startrow=start, nrow=rows)
-                values = data.astype(np.complex128)
+                values = data
                 for correction in corrections:
                     values = correction(values, times, ant1, ant2)
                 bad = ~np.isfinite(values).all(-1, keepdims=True)

@@ -14,13 +14,32 @@ import bisect
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
 GiB = 2**30
+
+
+@contextmanager
+def own_prefect_server(workdir: Path) -> Iterator[bool]:
+    """Run a benchmark on an embedded Prefect server of its own (``workdir/prefect-home``)
+    unless PREFECT_HOME or PREFECT_API_URL is set; stop that server on the way out. (It
+    would outlive the benchmark, and its background services kept a fifth of a core
+    busy under the next benchmarks.) Yields whether the server is the benchmark's own."""
+    own = "PREFECT_HOME" not in os.environ and "PREFECT_API_URL" not in os.environ
+    if own:
+        os.environ["PREFECT_HOME"] = str(workdir / "prefect-home")
+    try:
+        yield own
+    finally:
+        if own:
+            from flint.prefect.server.prefect_server import stop_prefect_server
+
+            stop_prefect_server(Path(os.environ["PREFECT_HOME"]))
 
 
 def _tree(pids: Iterable[int]) -> list[psutil.Process]:

@@ -42,6 +42,7 @@ from _measure import (
     Sampler,
     flow_run_times,
     latest_flow_run,
+    own_prefect_server,
     read_tool_record,
     read_work_record,
     stage_costs,
@@ -147,7 +148,13 @@ def main() -> None:
     )
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flint-bench-fullbeam-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
+    with own_prefect_server(workdir):
+        _measure_beam(args, out, workdir)
+    if args.workdir is None:  # after the server (its home is in there) has stopped
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _measure_beam(args: argparse.Namespace, out: Path, workdir: Path) -> None:
     os.environ.setdefault("FLINT_FINGERPRINT_CACHE", str(workdir / "fingerprints"))
     record = workdir / "tools.jsonl"
     record.unlink(missing_ok=True)
@@ -323,8 +330,6 @@ def main() -> None:
         )
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
-    if args.workdir is None:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

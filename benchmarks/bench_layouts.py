@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _measure import own_prefect_server  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUTS = ("raw", "flint", "casda")
@@ -149,8 +150,13 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flint-bench-layouts-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
+    with own_prefect_server(workdir):
+        _measure(args, workdir)
+    if args.workdir is None:  # after the server (its home is in there) has stopped
+        shutil.rmtree(workdir, ignore_errors=True)
 
+
+def _measure(args: argparse.Namespace, workdir: Path) -> None:
     from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.server.embedded import ensure_prefect_server
 
@@ -186,8 +192,6 @@ def main() -> None:
     print(json.dumps({k: v for k, v in report.items() if k != "layouts"}, indent=2, default=str))
     for layout, run in report["layouts"].items():
         print(layout, json.dumps(run["thermal_ratio"]), run["validation"])
-    if args.workdir is None:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,10 @@ import time
 from pathlib import Path
 from uuid import UUID
 
-from _measure import busy_seconds  # benchmarks/ is on sys.path when run as a script
+from _measure import (  # benchmarks/ is on sys.path when run as a script
+    busy_seconds,
+    own_prefect_server,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,8 +120,13 @@ def main() -> None:
     args.out = args.out or ROOT / f"benchmarks/results/pipeline_{args.sky}.json"
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flint-bench-pipeline-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
+    with own_prefect_server(workdir):
+        _measure(args, workdir)
+    if args.workdir is None:  # after the server (its home is in there) has stopped
+        shutil.rmtree(workdir, ignore_errors=True)
 
+
+def _measure(args: argparse.Namespace, workdir: Path) -> None:
     from flint.demo import demo_strategy_path, demo_summary, simulate_demo
     from flint.prefect.cluster import load_cluster_config, running_cluster
     from flint.prefect.flows.bandpass import bandpass_flow
@@ -188,8 +196,6 @@ def main() -> None:
     for name, flow in flows.items():
         print(f"{name}: wall {flow['wall_s']:.1f} s, busy {flow['busy_s']:.1f} s, "
               f"tools {flow['tool_seconds_total']:.1f} s, overhead {flow['overhead_fraction']:.3f}")  # fmt: skip
-    if args.workdir is None:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _near_bright(workdir: Path, seed: int) -> dict:

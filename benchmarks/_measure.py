@@ -42,6 +42,32 @@ def own_prefect_server(workdir: Path) -> Iterator[bool]:
             stop_prefect_server(Path(os.environ["PREFECT_HOME"]))
 
 
+def process_cpu(pid: int | None = None, children: bool = True) -> float:
+    """CPU seconds so far of ``pid`` (default: this process), with its descendants unless
+    not ``children``; 0 if it is gone."""
+    total = 0.0
+    try:
+        root = psutil.Process(pid) if pid else psutil.Process()
+        for process in [root, *(root.children(recursive=True) if children else [])]:
+            times = process.cpu_times()
+            total += times.user + times.system
+    except psutil.Error:
+        pass
+    return total
+
+
+def server_pid() -> int | None:
+    """The embedded Prefect server's process (flint.prefect.server.embedded), if recorded."""
+    import json
+
+    from flint.prefect.settings import prefect_home
+
+    try:
+        return json.loads((prefect_home() / "flint-server.json").read_text())["pid"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def _tree(pids: Iterable[int]) -> list[psutil.Process]:
     found = []
     for pid in pids:

@@ -43,8 +43,10 @@ from _measure import (
     flow_run_times,
     latest_flow_run,
     own_prefect_server,
+    process_cpu,
     read_tool_record,
     read_work_record,
+    server_pid,
     stage_costs,
     task_runs,
 )
@@ -199,6 +201,8 @@ def _measure_beam(args: argparse.Namespace, out: Path, workdir: Path) -> None:
         with Client(address) as client:
             pids = list(client.run(os.getpid).values())
             task_cores = list(client.run(lambda: os.environ.get("FLINT_TASK_CORES")).values())
+        server = server_pid()
+        orchestration_before = process_cpu(server), process_cpu(children=False)
         with Sampler(pids, groups) as sampler:
             run_flow(
                 bandpass_flow,
@@ -216,6 +220,10 @@ def _measure_beam(args: argparse.Namespace, out: Path, workdir: Path) -> None:
                 strategy=strategy,
             )
             continuum_id = latest_flow_run("continuum")
+        orchestration_cpu = (
+            process_cpu(server) - orchestration_before[0],
+            process_cpu(children=False) - orchestration_before[1],
+        )
     tools = read_tool_record(record)
     flows = {}
     tasks = []
@@ -296,6 +304,14 @@ def _measure_beam(args: argparse.Namespace, out: Path, workdir: Path) -> None:
             (s["wall_over_work"] for s in stages.values() if s["wall_over_work"]), default=None
         ),
         "flows": flows,
+        # the Prefect server's CPU and this process's own (the flow runner, the Dask
+        # scheduler, the sampler) while the flows ran: what the orchestration costs per task
+        "orchestration": {
+            "server_cpu_s": orchestration_cpu[0],
+            "runner_cpu_s": orchestration_cpu[1],
+            "tasks": len(tasks),
+            "cpu_s_per_task": sum(orchestration_cpu) / max(len(tasks), 1),
+        },
         "stages": stages,
         "validation": validation[0].summary.model_dump(mode="json") if validation else None,
         "kept": [

@@ -111,28 +111,6 @@ def _cpu_seconds() -> float:
     return total
 
 
-def _process_cpu(pid: int | None) -> float:
-    """CPU seconds of ``pid`` and its descendants (0 if gone)."""
-    total = 0.0
-    try:
-        root = psutil.Process(pid) if pid else psutil.Process()
-        for process in [root, *root.children(recursive=True)]:
-            t = process.cpu_times()
-            total += t.user + t.system
-    except psutil.Error:
-        pass
-    return total
-
-
-def _server_pid() -> int | None:
-    from flint.prefect.settings import prefect_home
-
-    try:
-        return json.loads((prefect_home() / "flint-server.json").read_text())["pid"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def _interpolate(samples: list[tuple[float, float]], moment: float) -> float:
     """The CPU total of ``samples`` (time, seconds) at ``moment``."""
     import bisect
@@ -184,7 +162,13 @@ def _per_task(flow_ids, origin: float, samples, serial: bool, record: Path) -> d
 
 
 def _run(workers, config, calibrator, field, outputs, strategy, record: Path) -> dict:
-    from _measure import flow_run_times, latest_flow_run, machine_cpu_seconds
+    from _measure import (
+        flow_run_times,
+        latest_flow_run,
+        machine_cpu_seconds,
+        process_cpu,
+        server_pid,
+    )
     from distributed import Client
 
     from flint.prefect.cluster import load_cluster_config, running_cluster
@@ -204,8 +188,8 @@ def _run(workers, config, calibrator, field, outputs, strategy, record: Path) ->
             client.wait_for_workers(workers, timeout=600)
         started = time.time()
         machine_before, load_before = machine_cpu_seconds(), os.getloadavg()[0]
-        server_pid = _server_pid()
-        server_before, me_before = _process_cpu(server_pid), _process_cpu(None)
+        server_process = server_pid()
+        server_before, me_before = process_cpu(server_process), process_cpu(None)
         stop = False
 
         def sample() -> None:
@@ -232,8 +216,8 @@ def _run(workers, config, calibrator, field, outputs, strategy, record: Path) ->
         sampler.join()
         seen[0] = max(seen[0], _cpu_seconds())
         machine = machine_cpu_seconds() - machine_before
-        server = _process_cpu(server_pid) - server_before
-        me = _process_cpu(None) - me_before
+        server = process_cpu(server_process) - server_before
+        me = process_cpu(None) - me_before
         ended = time.time()
     wall = continuum[1] - bandpass[0]
     cpu = seen[0]

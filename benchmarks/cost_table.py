@@ -29,7 +29,14 @@ task. Amdahl's parallel fraction of a stage comes from the largest benchmark:
 ``S = cpu / wall`` on ``n`` cores, ``p = (1 - 1/S) / (1 - 1/n)``; a loaded machine makes
 ``S`` and so ``p`` smaller (the plan then errs long), so the load is recorded with the table.
 
-Usage: python benchmarks/cost_table.py benchmarks/results/fullbeam*.json
+On a node the workers share with the Prefect server and the flow runner, two more figures
+count: the orchestration's CPU per task (the benchmarks that record it: the server's and
+the flow runner's CPU over their tasks) and how much more CPU tasks need while every core
+of the node is busy (``--node-sharing``: bench_node_sharing.py).
+
+Usage: python benchmarks/cost_table.py benchmarks/results/fullbeam-{tiny,reduced,demo}.json
+       [--image-stages benchmarks/results/image_stages.json]
+       [--node-sharing benchmarks/results/node_sharing.json]
        [--out flint/data/costs/stage_costs.json]
 """
 
@@ -161,10 +168,15 @@ def _overheads(results: list) -> dict[str, float]:
             flows.append(flow["wall_s"] - own - len(runs) * gap)
     if not between:
         return {}
-    return {
+    overheads = {
         "task_overhead_s": float(np.median(between)),
         "flow_overhead_s": float(np.median(flows)),
     }
+    orchestration = [r["orchestration"] for _, r in results if r.get("orchestration")]
+    if orchestration:  # the server's and the flow runner's CPU over all the tasks they ran
+        cpu = sum(o["server_cpu_s"] + o["runner_cpu_s"] for o in orchestration)
+        overheads["orchestration_cpu_s_per_task"] = cpu / sum(o["tasks"] for o in orchestration)
+    return overheads
 
 
 def _scale_image_stages(table, image_stages, largest, tasks, worker_rss) -> None:
@@ -196,6 +208,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "flint/data/costs/stage_costs.json")
     parser.add_argument(
         "--image-stages", type=Path, help="bench_image_stages.py's result: per-pixel scaling"
+    )
+    parser.add_argument(
+        "--node-sharing", type=Path, help="bench_node_sharing.py's result: the shared-node slowdown"
     )
     args = parser.parse_args()
     everything = [(path, json.loads(path.read_text())) for path in args.results]
@@ -274,6 +289,15 @@ def main() -> None:
         "worker_rss_gib": worker_rss,
         "worker_start_s": 0.0,
         **_overheads(results),
+        **(
+            {}
+            if args.node_sharing is None
+            else {
+                "shared_node_slowdown": json.loads(args.node_sharing.read_text())[
+                    "shared_node_slowdown"
+                ]
+            }
+        ),
         "unmeasured": unmeasured,
         "image_stages": None
         if args.image_stages is None

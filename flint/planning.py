@@ -15,8 +15,10 @@ linear in those sizes, with coefficients the full-beam benchmarks measured
 
 The tasks are then scheduled as Dask runs them (:func:`schedule`): every worker thread is a
 slot, a task starts when its inputs are done and a slot is free, earliest submitted first;
-where the workers share fewer cores than they were given (``Resources.host_cores``: an
-oversubscribed node), the running tasks share them. That gives the wall time, the idle
+where the workers share one node (``Resources.host_cores``: a laptop, or several jobs on
+one node), the running tasks share its cores with what the Prefect server and the flow
+runner take (``CostTable.orchestration_cpu_s_per_task``), and need more CPU the more of its
+cores are busy (``CostTable.shared_node_slowdown``). That gives the wall time, the idle
 fraction and the allocation's core-hours.
 """
 
@@ -108,6 +110,13 @@ class CostTable(BaseModel):
     flow_overhead_s: float = Field(0.0, ge=0)
     """Wall seconds of every flow run beyond its tasks (its start: the run created, the task
     runner connected; its end)."""
+    orchestration_cpu_s_per_task: float = Field(0.0, ge=0)
+    """CPU seconds the Prefect server and the flow runner spend per task. Where the workers
+    share a node with them (``Resources.host_cores``) it takes from the workers' cores."""
+    shared_node_slowdown: float = Field(0.0, ge=0)
+    """How much more CPU a task needs while every core of its node is busy than alone (0.14:
+    14 % more: the cores' shared caches and memory bandwidth), counted where the workers
+    share a node (``Resources.host_cores``), growing with the cores busy beyond the first."""
     measured: list[dict] = Field(default_factory=list)
     """The benchmarks the table was fitted to: file, size, cores, load at the time."""
     unmeasured: list[str] = Field(default_factory=list)
@@ -212,9 +221,9 @@ class Resources:
     minimum: int = 0
     """Fewest workers an adaptive cluster keeps."""
     host_cores: int | None = None
-    """Cores the workers really share, where fewer than ``workers x cores`` (several jobs on
-    one oversubscribed node, a laptop): the running tasks' tools share them. None: every
-    worker has its cores."""
+    """Cores of the one node the workers share (a laptop's LocalCluster, several jobs on one
+    node), with the Prefect server and the flow runner: the running tasks share them. None:
+    every worker has its cores, and the orchestration runs elsewhere."""
 
     @property
     def task_cores(self) -> int:
@@ -383,12 +392,17 @@ class Scheduled:
 
 
 def schedule(
-    tasks: Sequence[PlannedTask], costs: CostTable, resources: Resources, start_s: float = 0.0
+    tasks: Sequence[PlannedTask],
+    costs: CostTable,
+    resources: Resources,
+    start_s: float = 0.0,
+    taken_cores: float = 0.0,
 ) -> list[Scheduled]:
     """Run ``tasks`` on ``resources``' slots as Dask would: a task starts once its inputs are
     done and a slot is free, the earliest submitted first. It holds its slot for the table's
-    overhead, then for its work; where ``resources.host_cores`` are fewer than the running
-    tasks' cores, the work of all of them slows by that ratio (the cores are shared)."""
+    overhead, then for its work. Where the workers share a node (``resources.host_cores``,
+    of which other processes take ``taken_cores``), the running tasks share what is left
+    (:func:`_share`) and need more CPU the busier the node (:func:`_slowdown`)."""
     by_name = {task.name: task for task in tasks}
     order = {task.name: index for index, task in enumerate(tasks)}
     waiting = {task.name: {n for n in task.after if n in by_name} for task in tasks}
@@ -400,7 +414,8 @@ def schedule(
     heapq.heapify(ready)
     cores = resources.task_cores
     overhead = costs.task_overhead_s
-    # running: order -> [overhead left, work left (s on its own cores), start, cpu, rss]
+    # running: order -> [overhead left, work left (s on its own cores), start, cpu, rss,
+    # work done weighted by the slowdown it was done at, the task's work]
     running: dict[int, list[float]] = {}
     free, now, done = resources.slots, start_s, []
     while ready or running:
@@ -410,10 +425,12 @@ def schedule(
             cost = _stage(costs, task.stage)
             work = cost.wall(task.mvis, task.mpix, cores, task.depth)
             cpu = cost.cpu(task.mvis, task.mpix, task.depth)
-            running[index] = [overhead, work, now, cpu, cost.rss(task.mvis, task.memory_mpix)]
+            rss = cost.rss(task.mvis, task.memory_mpix)
+            running[index] = [overhead, work, now, cpu, rss, 0.0, work]
             free -= 1
         working = sum(1 for left, *_ in running.values() if left <= 0)
-        rate = _share(resources, working)
+        slowdown = _slowdown(resources, working, taken_cores, costs.shared_node_slowdown)
+        rate = _share(resources, working, taken_cores) / slowdown
         # the next event: an overhead ends (work starts: the share changes) or a task ends
         step, first = min(
             (left if left > 0 else work / rate, index)
@@ -425,11 +442,13 @@ def schedule(
                 state[0] -= step
             else:
                 state[1] -= step * rate
-        left, work, started, cpu, rss = running[first]
+                state[5] += step * rate * slowdown
+        left, work, started, cpu, rss, weighted, total = running[first]
         if left > 1e-12 or work > 1e-9 * max(1.0, step):
             running[first][0] = max(0.0, left)  # its overhead ended: its work starts
             continue
         del running[first]
+        cpu *= weighted / total if total > 0 else 1.0
         done.append(Scheduled(tasks[first], started, now, cpu, rss))
         free += 1
         for later in needed_by.get(tasks[first].name, []):
@@ -439,12 +458,23 @@ def schedule(
     return done
 
 
-def _share(resources: Resources, working: int) -> float:
-    """How fast tasks work when ``working`` of them run: 1 unless their cores exceed the
-    host's."""
+def _share(resources: Resources, working: int, taken_cores: float = 0.0) -> float:
+    """How fast tasks work when ``working`` of them run: 1 unless their cores exceed what
+    other processes leave of the host's."""
     if resources.host_cores is None or not working:
         return 1.0
-    return min(1.0, resources.host_cores / (working * resources.task_cores))
+    left = max(resources.host_cores - taken_cores, 0.1 * resources.host_cores)
+    return min(1.0, left / (working * resources.task_cores))
+
+
+def _slowdown(resources: Resources, working: int, taken_cores: float, full: float) -> float:
+    """CPU a task needs on a node with ``working`` tasks (and ``taken_cores`` of other work)
+    over its CPU alone: ``1 + full`` with every core busy, 1 with one, linear between."""
+    host = resources.host_cores
+    if host is None or host < 2 or not working or not full:
+        return 1.0
+    busy = min(float(host), working * resources.task_cores + taken_cores)
+    return 1.0 + full * min(1.0, max(0.0, (busy - 1) / (host - 1)))
 
 
 def _most_at_once(runs: Sequence[Scheduled]) -> int:
@@ -539,13 +569,12 @@ def plan_block(
     ``calibrators`` (if any) then the continuum flow on ``beams``, on ``resources``."""
     if not beams:
         raise InputError("no beams to plan")
-    runs: list[Scheduled] = []
-    now = costs.worker_start_s
-    for tasks in (bandpass_tasks(calibrators), continuum_tasks(beams, strategy)):
-        if tasks:
-            runs += schedule(tasks, costs, resources, start_s=now)
-            now = max(run.end_s for run in runs) + costs.flow_overhead_s
-    wall = now
+    flows = [t for t in (bandpass_tasks(calibrators), continuum_tasks(beams, strategy)) if t]
+    runs, wall = _schedule_flows(flows, costs, resources, 0.0)
+    if resources.host_cores is not None and costs.orchestration_cpu_s_per_task > 0:
+        for _ in range(2):  # the orchestration's cores depend on the wall they spread over
+            taken = costs.orchestration_cpu_s_per_task * len(runs) / max(wall, 1e-9)
+            runs, wall = _schedule_flows(flows, costs, resources, taken)
     stages: dict[str, StagePlan] = {}
     for run in runs:
         stage = stages.setdefault(run.task.stage, StagePlan())
@@ -585,6 +614,18 @@ def plan_block(
             "start-up and queue time), or ask for a longer walltime"
         )
     return plan
+
+
+def _schedule_flows(
+    flows: Sequence[Sequence[PlannedTask]], costs: CostTable, resources: Resources, taken: float
+) -> tuple[list[Scheduled], float]:
+    """The flows' task runs one flow after the other, and the wall time of them all."""
+    runs: list[Scheduled] = []
+    now = costs.worker_start_s
+    for tasks in flows:
+        runs += schedule(tasks, costs, resources, start_s=now, taken_cores=taken)
+        now = max(run.end_s for run in runs) + costs.flow_overhead_s
+    return runs, now
 
 
 def products_megapixels(strategy: Strategy) -> float:

@@ -253,6 +253,36 @@ def test_overheads_and_shared_cores_worked_by_hand():
     assert plan.busy_core_hours == pytest.approx(base.busy_core_hours)
 
 
+def test_a_shared_node_slows_tasks_and_gives_cores_to_the_orchestration_worked_by_hand():
+    from flint.planning import PlannedTask, schedule
+
+    # two independent tasks of 10 s of work on two one-core workers of a two-core node
+    tasks = [PlannedTask("a", "work", mvis=10.0), PlannedTask("b", "work", mvis=10.0)]
+    costs = CostTable.model_validate(
+        {**COSTS.model_dump(), "stages": {"work": {"cpu_s_per_mvis": 1.0}},
+         "shared_node_slowdown": 0.25}
+    )  # fmt: skip
+    node = Resources(workers=2, threads=1, cores=1, host_cores=2)
+    # both cores busy: each task needs 25 % more CPU, so 12.5 s of wall and of CPU
+    runs = schedule(tasks, costs, node)
+    assert [r.end_s for r in runs] == pytest.approx([12.5, 12.5])
+    assert [r.cpu_s for r in runs] == pytest.approx([12.5, 12.5])
+    # one worker: one core busy, no slowdown; nor without a shared node
+    alone = schedule(tasks, costs, Resources(workers=1, threads=1, cores=1, host_cores=2))
+    assert sorted(r.end_s for r in alone) == pytest.approx([10, 20])
+    own = schedule(tasks, costs, Resources(workers=2, threads=1, cores=1))
+    assert [r.end_s for r in own] == pytest.approx([10, 10])
+    # other processes taking half a core leave 1.5 for the two tasks, 0.75 each: their
+    # 12.5 s of CPU take 16.7 s
+    taken = schedule(tasks, costs, node, taken_cores=0.5)
+    assert [r.end_s for r in taken] == pytest.approx([12.5 / 0.75] * 2)
+    assert [r.cpu_s for r in taken] == pytest.approx([12.5, 12.5])
+    # one task and that half core: 1.5 cores busy, half the slowdown (11.25 s of CPU)
+    one = schedule(tasks[:1], costs, Resources(workers=1, threads=1, cores=1, host_cores=2),
+                   taken_cores=0.5)  # fmt: skip
+    assert [value for r in one for value in (r.end_s, r.cpu_s)] == pytest.approx([11.25, 11.25])
+
+
 def test_imaging_costs_more_on_deeper_data():
     from flint.planning import StageCost
 

@@ -93,6 +93,7 @@ def cluster_resources(config: ClusterConfig, name: str = "") -> Resources:
         threads=int(threads),
         cores=max(1, cpus // int(workers)),
         memory_gib=limit / GiB,
+        host_cores=cpus,  # the workers share this machine, with the server and the flow
         name=name,
         **adapt,
     )

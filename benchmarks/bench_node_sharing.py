@@ -3,8 +3,8 @@ alone: writes benchmarks/results/node_sharing.json (``flint plan``'s shared-node
 
 Simulates the reduced beam of bench_fullbeam.py (36 antennas, 72 channels, 30 integrations
 of the demo's field; calibrated, in flint's layout, so it images as a round does) and runs the pipeline's two heaviest tools one core each: a wsclean image as the demo's
-round 0 makes it (1280 pixels, 2 sub-bands, a 45" taper, cleaned to 3 sigma) and aoflagger
-on a copy of the measurement set. Each runs alone, then as many copies at once as the
+last round makes it (1280 pixels, 18 sub-bands, a 45" taper, cleaned to the noise) and
+aoflagger on a copy of the measurement set. Each runs alone, then as many copies at once as the
 machine has cores, each on its own copy and temporary directory. The CPU time of every run
 comes from the kernel (``wait4``). The slowdown is the CPU of the runs side by side over
 the CPU alone, less 1, weighted by the tools' CPU: what the node's shared caches and memory
@@ -46,14 +46,16 @@ def _simulate(directory: Path) -> Path:
 
 
 def _wsclean(ms: Path, work: Path) -> list[str]:
-    return [
-        "wsclean", "-j", "1", "-parallel-gridding", "1", "-parallel-reordering", "1",
-        "-temp-dir", str(work), "-name", str(work / "image"), "-size", "1280", "1280",
-        "-scale", "12asec", "-taper-gaussian", "45asec", "-weight", "briggs", "0",
-        "-channels-out", "2", "-join-channels", "-niter", "50000", "-mgain", "0.8",
-        "-auto-threshold", "3", "-auto-mask", "8", "-use-wgridder",
-        str(ms),
-    ]  # fmt: skip
+    """wsclean as the demo strategy's last round runs it (1280 pixels, 18 sub-bands, a
+    spectral polynomial, cleaned to the noise) on one core."""
+    from flint.demo import demo_strategy_path
+    from flint.imaging.command import build_wsclean_command, with_resources
+    from flint.strategy import load_strategy, options_for_round
+
+    strategy = load_strategy(demo_strategy_path())
+    options = options_for_round(strategy, "imaging", strategy.selfcal_rounds)
+    options = with_resources(options.with_options(data_column="DATA", temp_dir=str(work)), 1)
+    return build_wsclean_command(ms, options, work / "image").argv
 
 
 def _aoflagger(ms: Path, work: Path) -> list[str]:

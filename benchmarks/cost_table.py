@@ -293,9 +293,9 @@ def main() -> None:
             {}
             if args.node_sharing is None
             else {
-                "shared_node_slowdown": json.loads(args.node_sharing.read_text())[
-                    "shared_node_slowdown"
-                ]
+                "shared_node_slowdown": max(  # less than none (the noise of timing) is none
+                    0.0, json.loads(args.node_sharing.read_text())["shared_node_slowdown"]
+                )
             }
         ),
         "unmeasured": unmeasured,

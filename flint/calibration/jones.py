@@ -15,10 +15,6 @@ def _as_matrices(values: np.ndarray) -> np.ndarray:
     return values.reshape(*values.shape[:-1], 2, 2)
 
 
-def _hermitian(matrices: np.ndarray) -> np.ndarray:
-    return np.conj(np.swapaxes(matrices, -1, -2))
-
-
 def invert_jones(gains: np.ndarray) -> np.ndarray:
     """Inverse of each 2x2 Jones ``[..., 4]``; singular or NaN matrices give NaN."""
     j = _as_matrices(gains)
@@ -38,15 +34,6 @@ def diagonal_to_jones(gains: np.ndarray) -> np.ndarray:
     out[..., 0] = gains[..., 0]
     out[..., 3] = gains[..., 1]
     return out
-
-
-def sandwich(left: np.ndarray, vis: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """``L V R^H`` per row: Jones ``left``, ``right`` and ``vis`` all ``[..., 4]``.
-
-    The Jones arrays broadcast against ``vis`` (for example one channel for all channels).
-    """
-    product = _as_matrices(left) @ _as_matrices(vis) @ _hermitian(_as_matrices(right))
-    return product.reshape(vis.shape)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -86,8 +73,7 @@ def sandwich_rows(
 
     ``jones`` is ``[nInterval, nAnt, nChan or 1, 4]`` (or ``[nAnt, nChan or 1, 4]``),
     ``which`` each row's interval (default 0), the result ``[nRow, nChan, 4]`` of ``dtype``
-    (default: ``vis``'s), computed in double precision. The same as :func:`sandwich` of
-    ``jones[which, ant1]`` and ``jones[which, ant2]``, several times faster.
+    (default: ``vis``'s), computed in double precision.
     """
     jones = np.asarray(jones, np.complex128)
     if jones.ndim == 3:

@@ -213,7 +213,7 @@ def _near_bright(workdir: Path, seed: int) -> dict:
         ra, dec, _ = demo_bright_sources(seed=seed)[name]
         for beam_dir in sorted((workdir / "continuum").glob("beam*")):
             residual = max(beam_dir.glob("images/*round*-MFS-residual.fits"))
-            (noise,) = beam_dir.glob("images/*noise-MFS-image.fits")
+            (noise,) = beam_dir.glob("images/*noise-MFS-dirty.fits")  # the thermal limit
             centre = SkyCoord(*pointing_deg(fits.getheader(residual)), unit="deg")
             if centre.separation(SkyCoord(ra, dec, unit="deg")).deg > 3.5:
                 continue

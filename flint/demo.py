@@ -191,6 +191,7 @@ def demo_summary(results: Iterable[object], wall_s: float, sky: str, layout: str
     """The demo's headline numbers from the continuum flow's results.
 
     ``thermal_ratio`` {beam: final residual rms / rms of the noise-only image},
+    ``clean_floor`` {beam: what the same clean leaves of the noise alone / that rms},
     ``completeness`` (grouped sources above the validation's SNR threshold),
     ``median_flux_ratio``, ``wall_s`` and what was run: ``sky`` and ``layout``.
     """
@@ -198,15 +199,15 @@ def demo_summary(results: Iterable[object], wall_s: float, sky: str, layout: str
     from flint.validation.thermal import ThermalLimit
 
     results = list(results)
-    thermal = {
-        _beam_of(result.residual): result.ratio
-        for result in results
-        if isinstance(result, ThermalLimit)
+    limits = {
+        _beam_of(result.residual): result for result in results if isinstance(result, ThermalLimit)
     }
+    beams = sorted(limits, key=int)
     validations = [result for result in results if isinstance(result, ValidationResult)]
     summary = validations[0].summary if validations else None
     return {
-        "thermal_ratio": dict(sorted(thermal.items(), key=lambda item: int(item[0]))),
+        "thermal_ratio": {beam: limits[beam].ratio for beam in beams},
+        "clean_floor": {beam: limits[beam].clean_floor for beam in beams},
         "completeness": None if summary is None else summary.completeness_above_snr,
         "median_flux_ratio": None if summary is None else summary.median_flux_ratio,
         "wall_s": wall_s,

@@ -4,7 +4,8 @@ Recognised (names as the flows write them, see :mod:`flint.naming`)::
 
     beamNN/images/<ms stem>.roundN[-MFS]-{image,residual,model}.fits   image/residual/model
     beamNN/catalogues/<image stem>_comp.fits                          catalogue of a beam image
-    beamNN/images/<ms stem>.noise[-MFS]-image.fits                    the noise alone (thermal limit)
+    beamNN/images/<ms stem>.noise[-MFS]-dirty.fits                    the noise alone (thermal limit;
+                                                                      ``-image`` in older runs)
     mosaic/roundN/mosaic.roundN.fits                                  mosaic
     mosaic/roundN/catalogues/mosaic.roundN_comp.fits                  catalogue of the mosaic
     validation/*.png                                                  validation plot
@@ -48,7 +49,7 @@ _BEAM_IMAGE = re.compile(
     r"^(?P<stem>.+)\.round(?P<round>\d+)(?:-MFS)?-(?P<kind>image|residual|model)\.fits$"
 )
 _BEAM_CATALOGUE = re.compile(r"^(?P<stem>.+)\.round(?P<round>\d+)(?:-MFS)?-image_comp\.fits$")
-_NOISE = re.compile(r"^(?P<stem>.+)\.noise(?:-MFS)?-image\.fits$")
+_NOISE = re.compile(r"^(?P<stem>.+)\.noise(?:-MFS)?-(?P<kind>dirty|image)\.fits$")
 _MOSAIC = re.compile(r"^mosaic\.round(?P<round>\d+)\.fits$")
 _MOSAIC_CATALOGUE = re.compile(r"^mosaic\.round(?P<round>\d+)_comp\.fits$")
 _BANDPASS_PLOT = re.compile(r"^(?P<stem>.+)\.calibrate\.repaired\.png$")
@@ -94,7 +95,9 @@ def _scan(directory: Path) -> list[Product]:
         if match := _BEAM_IMAGE.match(path.name):
             beam = _beam_of(match["stem"], path.parent.parent)
             found.append(Product(Kind(match["kind"]), beam, int(match["round"]), path))
-        elif match := _NOISE.match(path.name):
+        elif (match := _NOISE.match(path.name)) and not (
+            match["kind"] == "image" and path.with_name(path.name[:-10] + "dirty.fits").exists()
+        ):  # the noise cleaned as the data were: its dirty image, not its restored one
             found.append(
                 Product(Kind.NOISE, _beam_of(match["stem"], path.parent.parent), None, path)
             )

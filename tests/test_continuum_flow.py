@@ -106,6 +106,17 @@ class TerminalCapture:
         return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
 
 
+def _images_shown_finished(lines: list[str]) -> bool:
+    """Whether every beam's round-0 image task has its finished line on the terminal."""
+    return all(
+        any(
+            f"image-beam{beam}-round0" in line and line.split()[1:2] == ["finished"]
+            for line in lines
+        )
+        for beam in ("14", "15", "20")
+    )
+
+
 def _task_states_of_last_run() -> dict[str, list[str]]:
     """Task-run state names of the newest continuum flow run, by task name prefix."""
     with get_client(sync_client=True) as client:
@@ -146,6 +157,11 @@ def demo_run(tmp_path_factory, prefect_home_server):
             assert process.poll() is None, "the flow ended before it could be interrupted"
             assert time.monotonic() < deadline, "no round-0 images after 15 minutes"
             time.sleep(1)
+        # ...and once the terminal has printed their tasks' lines (the task ends, and its
+        # state reaches the terminal, a moment after the sidecar is written)
+        shown = time.monotonic() + 60
+        while time.monotonic() < shown and not _images_shown_finished(terminal.lines()):
+            time.sleep(0.5)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         terminal.reader.join(10)
@@ -278,6 +294,12 @@ def test_validation_against_the_simulated_truth(demo_run):
     assert max(limit.ratio for limit in limits) <= 1.05
     # below 1 the clean moved noise into the model (auto-mask 2 sigma gave 0.67): not deeper
     assert min(limit.ratio for limit in limits) > 0.95
+    # the noise alone, cleaned as the data were: the demo's clean takes about a tenth of it
+    # into its model (0.90 on each beam, seed 1), and the data's residual stays above that
+    for limit in limits:
+        print(f"{limit.residual.name}: clean floor {limit.clean_floor:.3f}")
+        assert 0.85 < limit.clean_floor < 0.97
+        assert limit.ratio > limit.clean_floor
     assert summary.completeness_above_snr >= 0.95
     assert abs(summary.median_flux_ratio - 1) <= 0.03
     assert summary.median_offset_beams < 0.1
@@ -320,6 +342,9 @@ def test_demo_summary_holds_the_runs_numbers(demo_run, tmp_path):
     assert path.name == "summary.json"
     assert summary["thermal_ratio"] == {str(int(beam)): ratio for beam, ratio in limits.items()}
     assert list(summary["thermal_ratio"]) == ["14", "15", "20"]
+    floors = {r.residual.name.split(".beam")[1][:2]: r.clean_floor for r in results
+              if isinstance(r, ThermalLimit)}  # fmt: skip
+    assert summary["clean_floor"] == {str(int(beam)): floor for beam, floor in floors.items()}
     assert summary["completeness"] == validation.summary.completeness_above_snr
     assert summary["median_flux_ratio"] == validation.summary.median_flux_ratio
     assert (summary["wall_s"], summary["sky"], summary["layout"]) == (12.5, "simple", "raw")

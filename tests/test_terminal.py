@@ -238,8 +238,9 @@ def test_key_results_are_prefect_artifacts(prefect_api, tmp_path):
     from flint.validation.thermal import thermal_limit
 
     residual = _image(tmp_path / "beam14/images/b.round2-MFS-residual.fits", 2e-4, 1)
-    noise = _image(tmp_path / "beam14/images/b.noise-MFS-image.fits", 1e-4, 2)
-    limit = thermal_limit(residual, noise)
+    noise = _image(tmp_path / "beam14/images/b.noise-MFS-dirty.fits", 1e-4, 2)
+    cleaned = _image(tmp_path / "beam14/images/b.noise-MFS-residual.fits", 0.9e-4, 3)
+    limit = thermal_limit(residual, noise, noise_residual=cleaned)
 
     @flow(name="publish-test")
     def publishing() -> list[str]:
@@ -262,6 +263,7 @@ def test_key_results_are_prefect_artifacts(prefect_api, tmp_path):
     table = found["thermal-ratios"].data
     (row,) = json.loads(table) if isinstance(table, str) else table
     assert row["ratio"] == pytest.approx(2.0, rel=0.05)  # residual 200 uJy over noise 100 uJy
+    assert row["clean floor"] == pytest.approx(0.9, rel=0.05)  # the noise cleaned: 90 uJy
     assert str(residual) in found["products"].data and "missing" not in found["products"].data
 
 

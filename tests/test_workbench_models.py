@@ -220,7 +220,8 @@ def test_explorer_identifies_what_a_path_holds(tmp_path, real_solutions_path, po
         identify(tmp_path)
 
 
-def test_results_browser_thermal_ratios_from_noise_images(tmp_path):
+@pytest.mark.parametrize("cleaned_noise", [True, False])
+def test_results_browser_thermal_ratios_from_noise_images(tmp_path, cleaned_noise):
     """Each beam's last-round residual against its noise-alone image: the known ratio."""
     from astropy.io import fits
 
@@ -236,7 +237,12 @@ def test_results_browser_thermal_ratios_from_noise_images(tmp_path):
     for round_number, sigma in ((0, 5e-4), (1, 1.5e-4)):
         write(f"{stem}.round{round_number}-MFS-residual.fits", sigma, round_number)
         write(f"{stem}.round{round_number}-MFS-image.fits", sigma, 10 + round_number)
-    write(f"{stem}.noise-MFS-image.fits", 1e-4, 99)
+    if cleaned_noise:  # the noise cleaned as the data were: its dirty image is the reference
+        write(f"{stem}.noise-MFS-dirty.fits", 1e-4, 99)
+        write(f"{stem}.noise-MFS-image.fits", 3e-4, 98)  # restored: not the thermal limit
+        write(f"{stem}.noise-MFS-residual.fits", 0.9e-4, 97)
+    else:  # a run of an older flint: the noise imaged without cleaning
+        write(f"{stem}.noise-MFS-image.fits", 1e-4, 99)
     browser = ResultsBrowser()
     browser.open_directory(tmp_path)
     (ratio,) = browser.thermal_ratios()

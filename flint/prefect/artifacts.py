@@ -26,6 +26,7 @@ def thermal_rows(limits: Sequence[ThermalLimit]) -> list[dict[str, Any]]:
             "residual rms (uJy)": round(1e6 * limit.residual_rms_jy, 2),
             "noise alone (uJy)": round(1e6 * limit.noise_rms_jy, 2),
             "ratio": round(limit.ratio, 4),
+            "clean floor": None if limit.clean_floor is None else round(limit.clean_floor, 4),
         }
         for limit in limits
     ]

@@ -172,7 +172,9 @@ mosaic_task = flint_task(mosaic_images, "mosaic", ("images", "noise"))
 validate_task = flint_task(
     validate, "validate", ("catalogue", "truth", "image", "rms_image", "psf_images")
 )
-thermal_task = flint_task(thermal_limit, "thermal-limit", ("residual", "noise_image"))
+thermal_task = flint_task(
+    thermal_limit, "thermal-limit", ("residual", "noise_image", "noise_residual")
+)
 simulate_calibrator_task = flint_task(simulate_demo_calibrator, "calibrator", ())
 simulate_field_task = flint_task(simulate_demo_field, "field", ())
 

@@ -17,17 +17,31 @@ from flint.validation.metrics import robust_scatter
 
 
 class ThermalLimit(BaseModel):
-    """Residual rms against the rms of the noise-alone image made with the same settings."""
+    """Residual rms against the rms of the noise-alone image made with the same settings.
+
+    With the noise also cleaned as the data were (``noise_cleaned_rms_jy``, the rms of that
+    clean's residual), ``clean_floor`` says how much of the noise alone clean takes into its
+    model: a residual can fall below the thermal limit by that much without being better.
+    """
 
     residual: Path
     noise_image: Path
     residual_rms_jy: float
     noise_rms_jy: float
+    noise_cleaned_rms_jy: float | None = None
 
     @property
     def ratio(self) -> float:
         """``residual_rms / noise_rms``: 1 is the thermal limit."""
         return self.residual_rms_jy / self.noise_rms_jy
+
+    @property
+    def clean_floor(self) -> float | None:
+        """``noise_cleaned_rms / noise_rms``: the ratio a perfect model of the sky would give
+        with these settings (below 1 where clean takes noise into its model)."""
+        if self.noise_cleaned_rms_jy is None:
+            return None
+        return self.noise_cleaned_rms_jy / self.noise_rms_jy
 
 
 def _inner_rms(path: Path, fraction: float) -> float:
@@ -41,14 +55,19 @@ def thermal_limit(
     residual: str | os.PathLike[str],
     noise_image: str | os.PathLike[str],
     inner_fraction: float = 0.5,
+    noise_residual: str | os.PathLike[str] | None = None,
 ) -> ThermalLimit:
-    """Compare robust rms of the inner part (``inner_fraction`` of each side) of both images."""
+    """Compare robust rms of the inner part (``inner_fraction`` of each side) of both images;
+    with ``noise_residual`` (the noise alone cleaned as the data were) also its rms."""
     residual, noise_image = Path(residual), Path(noise_image)
     return ThermalLimit(
         residual=residual,
         noise_image=noise_image,
         residual_rms_jy=_inner_rms(residual, inner_fraction),
         noise_rms_jy=_inner_rms(noise_image, inner_fraction),
+        noise_cleaned_rms_jy=None
+        if noise_residual is None
+        else _inner_rms(Path(noise_residual), inner_fraction),
     )
 
 

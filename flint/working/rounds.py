@@ -144,11 +144,14 @@ def noise_image(
     """Image the simulated noise alone, calibrated as DATA is under ``gains_path`` (the
     thermal limit the residual is judged against): the raw data's NOISE_DATA, taken
     through the copy's preprocessing, bandpass and gains into a NOISE_DATA column that is
-    dropped afterwards unless ``keep_noise``. ``options`` should be the last round's, not
-    cleaning."""
+    dropped afterwards unless ``keep_noise``. ``options`` should be the last round's own,
+    cleaning included: clean takes some of the noise into any model, so the residual is
+    judged against the noise's residual made the same way."""
     ms = Path(ms)
     ensure_clean(ms)
-    options = options.with_options(data_column=NOISE_COLUMN, no_update_model_required=True)
+    options = options.with_options(
+        data_column=NOISE_COLUMN, no_update_model_required=True, no_dirty=False
+    )  # its dirty image is the thermal limit, its residual what clean leaves of it
 
     def prepare() -> None:
         apply_gains(ms, gains_path)

@@ -132,9 +132,10 @@ def _print_results(results: list, output_dir: Path | None = None, verbose: int =
 
     for result in results:
         if isinstance(result, ThermalLimit):
-            print(  # one terminal row of 120 columns: residual rms over the noise imaged alone
+            floor = "" if result.clean_floor is None else f", clean floor {result.clean_floor:.3f}"
+            print(  # one terminal row: residual rms over the noise imaged alone
                 f"thermal  {result.residual.name}: rms {1e6 * result.residual_rms_jy:.1f} uJy "
-                f"= {result.ratio:.3f} x noise alone ({1e6 * result.noise_rms_jy:.1f} uJy)"
+                f"= {result.ratio:.3f} x noise alone ({1e6 * result.noise_rms_jy:.1f} uJy){floor}"
             )
     for result in results:
         if isinstance(result, ValidationResult):
@@ -246,10 +247,13 @@ def _run_demo(args: argparse.Namespace, started: float) -> int:
     summary = demo_summary(results, time.perf_counter() - started, args.sky, args.layout)
     path = write_demo_summary(args.output, summary)
     ratios = ", ".join(f"{beam}: {ratio:.3f}" for beam, ratio in summary["thermal_ratio"].items())
-    print(  # the summary's numbers, as printed above, in two rows
+    floors = ", ".join(
+        f"{beam}: {_number(floor)}" for beam, floor in summary["clean_floor"].items()
+    )
+    print(  # the summary's numbers, as printed above, in three rows
         f"summary: {path} ({summary['sky']} sky, {summary['layout']} layout, "
         f"{summary['wall_s']:.0f} s)\n  thermal_ratio {{{ratios}}}, completeness "
         f"{_number(summary['completeness'])}, median_flux_ratio "
-        f"{_number(summary['median_flux_ratio'])}"
+        f"{_number(summary['median_flux_ratio'])}\n  clean_floor {{{floors}}}"
     )
     return 0

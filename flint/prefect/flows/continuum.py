@@ -11,7 +11,8 @@ changed in place (:mod:`flint.working`; the raw data are only read)::
              into MODEL_DATA for the solve only) -> apply them to DATA in place (undoing
              round r-1's) -> [peel] -> image (with the mask, unless the round's masking
              says use_fits_mask: false) -> [refine]
-    last round: image the simulated noise alone (before the last image), find sources
+    last round: image the simulated noise alone, cleaned as the data are (before the last
+                image), find sources
 
 At most two copies of a beam's visibilities are on disk at any moment: the raw data and
 the working copy. ``keep_intermediates`` also keeps a copy of the working copy as each
@@ -62,6 +63,7 @@ from flint.prefect.tasks import bind, labelled
 from flint.sourcefind import source_find_paths
 from flint.strategy import Strategy, load_strategy, options_for_round
 from flint.validation.truth import find_simulation_truth, simulation_sky
+from flint.working.rounds import NOISE_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -287,22 +289,16 @@ def _selfcal_round(
             chain.ms, gains, wait_for=[solved]
         )
     after.append(applied)
+    options = _imaging(strategy, round_number, fits_mask=mask)
     noise_image = None
-    if noise:
-        options = _imaging(
-            strategy,
-            round_number,
-            fits_mask=None,
-            niter=0,  # the noise alone, not cleaned: what the residual is judged against
-            no_dirty=True,  # identical to the image without cleaning
-        )
+    if noise:  # the noise alone, imaged and cleaned as the round's data: its dirty image is
+        # the thermal limit, its residual what clean leaves of the noise alone
         with labelled("noise", beam, round_number):
             noise_image = bind(tasks.noise_image_task, output_dir).submit(
                 chain.ms, options, directory / "images", f"{stem}.noise", gains,
-                keep_noise=keep_intermediates, wait_for=[applied],
+                keep_noise=keep_intermediates, wait_for=list(after),
             )  # fmt: skip
         after.append(noise_image)
-    options = _imaging(strategy, round_number, fits_mask=mask)
     next_chain = _image(
         beam, stem, directory, chain.ms, options, round_number, strategy, output_dir, gains,
         after, chain, keep_intermediates,
@@ -443,16 +439,19 @@ def _validation(
             continue
         noise = noise_images.get(chain.beam)
         if noise is None:  # no self-calibration round: the noise of the bandpass-calibrated data
-            options = _imaging(strategy, last, fits_mask=None, niter=0, no_dirty=True)
             with labelled("noise", chain.beam, last):
                 noise = bind(tasks.noise_image_task, output_dir).submit(
-                    chain.ms, options, chain.directory / "images", f"{chain.stem}.noise",
+                    chain.ms, chain.image.options, chain.directory / "images",
+                    f"{chain.stem}.noise",
                     chain.gains, keep_noise=keep_intermediates, wait_for=[chain.ready],
                 )  # fmt: skip
         with labelled("validate", chain.beam, last):
             futures.append(
                 bind(tasks.thermal_task, output_dir).submit(
-                    chain.image.residual, noise_image_path(chain), wait_for=[chain.imaged, noise]
+                    chain.image.residual,
+                    noise_image_path(chain),
+                    noise_residual=noise_residual_path(chain),
+                    wait_for=[chain.imaged, noise],
                 )
             )
     truth = truth or find_simulation_truth(science_dir)
@@ -476,10 +475,17 @@ def _validation(
     return futures
 
 
+def _noise_products(chain: BeamChain) -> ImageProducts:
+    """The products of a beam's noise alone, imaged and cleaned as its last image."""
+    options = chain.image.options.with_options(data_column=NOISE_COLUMN, no_dirty=False)
+    return image_products(chain.directory / "images" / f"{chain.stem}.noise", options, ())
+
+
 def noise_image_path(chain: BeamChain) -> Path:
-    """The image of a beam's noise alone (what its thermal limit is read from)."""
-    options = chain.image.options.with_options(
-        data_column="NOISE_DATA", fits_mask=None, niter=0, no_dirty=True
-    )
-    prefix = chain.directory / "images" / f"{chain.stem}.noise"
-    return image_products(prefix, options, ()).image
+    """The dirty image of a beam's noise alone (what its thermal limit is read from)."""
+    return _noise_products(chain).dirty
+
+
+def noise_residual_path(chain: BeamChain) -> Path:
+    """What clean leaves of a beam's noise alone, cleaned as its last image (the floor)."""
+    return _noise_products(chain).residual

@@ -96,7 +96,8 @@ def _scan(directory: Path) -> list[Product]:
             beam = _beam_of(match["stem"], path.parent.parent)
             found.append(Product(Kind(match["kind"]), beam, int(match["round"]), path))
         elif (match := _NOISE.match(path.name)) and not (
-            match["kind"] == "image" and path.with_name(path.name[:-10] + "dirty.fits").exists()
+            match["kind"] == "image"
+            and path.with_name(path.name.removesuffix("image.fits") + "dirty.fits").exists()
         ):  # the noise cleaned as the data were: its dirty image, not its restored one
             found.append(
                 Product(Kind.NOISE, _beam_of(match["stem"], path.parent.parent), None, path)

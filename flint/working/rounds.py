@@ -133,6 +133,14 @@ def solve_round(
     return describe_gains(ms, solutions, solutions_path)
 
 
+def noise_options(options: WSCleanOptions) -> WSCleanOptions:
+    """``options`` as :func:`noise_image` runs them: on NOISE_DATA, with a dirty image (the
+    thermal limit) beside the residual (what the clean leaves of the noise alone)."""
+    return options.with_options(
+        data_column=NOISE_COLUMN, no_update_model_required=True, no_dirty=False
+    )
+
+
 def noise_image(
     ms: str | os.PathLike[str],
     options: WSCleanOptions,
@@ -149,9 +157,7 @@ def noise_image(
     judged against the noise's residual made the same way."""
     ms = Path(ms)
     ensure_clean(ms)
-    options = options.with_options(
-        data_column=NOISE_COLUMN, no_update_model_required=True, no_dirty=False
-    )  # its dirty image is the thermal limit, its residual what clean leaves of it
+    options = noise_options(options)
 
     def prepare() -> None:
         apply_gains(ms, gains_path)

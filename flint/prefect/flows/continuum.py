@@ -63,7 +63,7 @@ from flint.prefect.tasks import bind, labelled
 from flint.sourcefind import source_find_paths
 from flint.strategy import Strategy, load_strategy, options_for_round
 from flint.validation.truth import find_simulation_truth, simulation_sky
-from flint.working.rounds import NOISE_COLUMN
+from flint.working.rounds import noise_options
 
 logger = logging.getLogger(__name__)
 
@@ -477,8 +477,8 @@ def _validation(
 
 def _noise_products(chain: BeamChain) -> ImageProducts:
     """The products of a beam's noise alone, imaged and cleaned as its last image."""
-    options = chain.image.options.with_options(data_column=NOISE_COLUMN, no_dirty=False)
-    return image_products(chain.directory / "images" / f"{chain.stem}.noise", options, ())
+    prefix = chain.directory / "images" / f"{chain.stem}.noise"
+    return image_products(prefix, noise_options(chain.image.options), ())
 
 
 def noise_image_path(chain: BeamChain) -> Path:

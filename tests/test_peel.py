@@ -162,3 +162,43 @@ def test_bright_double_is_remodelled_at_full_resolution(tmp_path: Path) -> None:
     print(f"long-baseline model error: tapered {tapered:.4f} Jy, refined {refined:.4f} Jy")
     assert refined < 0.3 * tapered
     assert refined < 0.03
+
+
+def test_wide_model_subtracts_the_many_sources_outside(tmp_path: Path) -> None:
+    """Twelve faint sources beyond the image (each too faint to find and peel alone) are
+    modelled in one wide image and subtracted; the inside sources stay in the data."""
+    inside = SkyModel(
+        *zip(_offset(0.1, 0.2), _offset(-0.3, -0.1), strict=True), [0.05, 0.03], 888e6
+    )
+    rng = np.random.default_rng(3)
+    angles = rng.uniform(0, 2 * math.pi, 12)
+    radii = rng.uniform(0.65, 1.1, 12)  # deg: beyond the 0.53 deg half-width, inside 1.5 deg
+    positions = [
+        _offset(r * math.cos(a), r * math.sin(a)) for r, a in zip(radii, angles, strict=True)
+    ]
+    outside = SkyModel(*zip(*positions, strict=True), rng.uniform(0.1, 0.4, 12), 888e6)
+    sky = SkyModel.concatenate([inside, outside])
+    ms = simulate_field(tmp_path / "sim", sky, OPTIONS).measurement_sets[0]
+    peel = PeelOptions(subtract_outside=True, outside_model="wide", wide_model_width_deg=3.0)
+    result = subtract_outliers(ms, [], IMAGE, peel, "DATA", tmp_path / "peel", None)
+    assert result.column == PEELED_COLUMN and result.n_sources > 0
+    weights = _taper_weights(ms, IMAGE)
+    true_outside, true_inside = _true_visibilities(ms, outside), _true_visibilities(ms, inside)
+    outside_size = np.average(np.abs(true_outside), weights=weights)
+    left = _column(ms, PEELED_COLUMN) - true_inside - _column(ms, "NOISE_DATA")
+    model_error = _column(ms, OUTLIER_COLUMN) - true_outside
+    left, model_error = (np.average(np.abs(v), weights=weights) for v in (left, model_error))
+    print(f"outside {outside_size:.4f} Jy; left {left:.5f}, model error {model_error:.5f}")
+    assert left < 0.08 * outside_size  # 0.047 measured; the inside sources alone are 0.16
+    assert model_error < 0.08 * outside_size
+    # the inside is the round's to model: the blanked model holds none of it
+    model = fits.getdata(tmp_path / "peel" / f"{ms.stem}.outside-blanked-0000-model.fits")
+    centre = model.shape[-1] // 2
+    half = IMAGE.size * angle_deg(IMAGE.scale) / 2 / (22.5 / 3600)  # half the 45" taper
+    inner = model[
+        ...,
+        int(centre - half) + 1 : int(centre + half) - 1,
+        int(centre - half) + 1 : int(centre + half) - 1,
+    ]
+    assert not inner.any() and model.any()
+    assert subtract_outliers(ms, [], IMAGE, peel, "DATA", tmp_path / "peel", None).skipped

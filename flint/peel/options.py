@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from flint.options import BaseOptions
@@ -23,7 +25,12 @@ class PeelOptions(BaseOptions):
     """
 
     subtract_outside: bool = False
-    """Find bright sources outside the image and subtract them before this round images."""
+    """Subtract the sky outside the image before this round images."""
+    outside_model: Literal["stamps", "wide"] = "stamps"
+    """How the outside is modelled: ``stamps``, the brightest sources found in the wide
+    image, each cleaned in its own image (any resolution); ``wide``, everything outside the
+    image cleaned in one wide image at the round's taper (:mod:`flint.peel.wide`: the many
+    faint sources of a real sky's sidelobes; tapered rounds only)."""
     refine_bright: bool = False
     """Remodel this round's brightest sources at full resolution for the next self-calibration."""
     wide_size: int = Field(720, gt=0, multiple_of=2)
@@ -62,3 +69,16 @@ class PeelOptions(BaseOptions):
     """Clean each source down to this many times its image's rms."""
     stamp_multiscale: bool = True
     """Multi-scale clean of each source (bright sources are often extended)."""
+    wide_model_width_deg: float = Field(7.5, gt=0)
+    """Width of the wide model's image (``outside_model: wide``): the main lobe and first
+    sidelobe of the primary beam at the band's low end..."""
+    wide_model_scale: str | None = None
+    """...its pixel size (None: half the round's taper, the coarsest that models it)..."""
+    wide_model_channels_out: int = Field(12, ge=1)
+    """...and its sub-bands, each modelled on its own."""
+    wide_model_niter: int = Field(200_000, ge=0)
+    """Clean iterations of the wide model..."""
+    wide_model_auto_mask: float = Field(4.0, gt=0)
+    """...its auto-mask (times the rms)..."""
+    wide_model_auto_threshold: float = Field(1.5, gt=0)
+    """...and its final threshold (times the rms)."""

@@ -38,6 +38,7 @@ from flint.imaging.run import run_wsclean
 from flint.ms import add_column, open_ms
 from flint.peel.find import Outlier, bright_sources, phase_centre_deg
 from flint.peel.options import PeelOptions
+from flint.peel.wide import model_outside
 from flint.sky.realistic import lm_offsets
 
 logger = logging.getLogger(__name__)
@@ -283,18 +284,29 @@ def subtract_outliers(
             RESIDUAL_COLUMN: (data_column, field),
         },
     )
-    _model_sources(
-        ms,
-        outliers,
-        image,
-        options,
-        work_dir,
-        "peel",
-        {OUTLIER_COLUMN: 1.0, PEELED_COLUMN: -1.0},
-        full_resolution=False,
-    )
-    _finish(marker, ms, recipe, before, len(outliers))
-    return PeelResult(ms, len(outliers), PEELED_COLUMN)
+    if options.outside_model == "wide":
+        count = model_outside(ms, image, options, RESIDUAL_COLUMN, work_dir)
+        _columns_update(
+            ms,
+            {
+                OUTLIER_COLUMN: (None, [(1.0, "MODEL_DATA")]),
+                PEELED_COLUMN: (None, [(-1.0, "MODEL_DATA")]),
+            },
+        )
+    else:
+        count = len(outliers)
+        _model_sources(
+            ms,
+            outliers,
+            image,
+            options,
+            work_dir,
+            "peel",
+            {OUTLIER_COLUMN: 1.0, PEELED_COLUMN: -1.0},
+            full_resolution=False,
+        )
+    _finish(marker, ms, recipe, before, count)
+    return PeelResult(ms, count, PEELED_COLUMN)
 
 
 def refine_bright(

@@ -32,9 +32,25 @@ def check_strategy(data: Any, source: str | None = None) -> Strategy:
             f"version: this flint reads strategy version 1, not {data['version']!r}", source
         )
     try:
-        return Strategy.model_validate(data)
+        strategy = Strategy.model_validate(data)
     except ValidationError as error:
         raise ConfigError(format_errors(error), source) from None
+    _check_rounds(strategy, source)
+    return strategy
+
+
+def _check_rounds(strategy: Strategy, source: str | None) -> None:
+    """ConfigError for a round whose stages do not fit together (a wide outside model
+    on a round its pixels cannot model)."""
+    from flint.peel.wide import check_wide_model
+
+    for round_number in range(strategy.selfcal_rounds + 1):
+        peel = options_for_round(strategy, "peel", round_number)
+        if peel.subtract_outside and peel.outside_model == "wide":
+            try:
+                check_wide_model(options_for_round(strategy, "imaging", round_number), peel)
+            except ValueError as error:
+                raise ConfigError(f"rounds.{round_number}.peel: {error}", source) from None
 
 
 def load_strategy(path: str | os.PathLike[str] | None = None) -> Strategy:

@@ -198,15 +198,20 @@ def _image(
     peel_dir = directory / "peel"
     outliers = previous.outliers if previous is not None else None
     if peel.subtract_outside:
-        if outliers is None:
+        if outliers is None and peel.outside_model == "wide":
+            outliers = []  # the wide model needs no sources found first
+        elif outliers is None:
             with labelled("outliers", beam, round_number):
                 outliers = bind(tasks.find_outliers_task, output_dir).submit(
                     ms, options, peel, peel_dir / f"{stem}.outliers.json", gains,
                     wait_for=after,
                 )  # fmt: skip
         # the previous round's model, if it imaged peeled data (else its edge holds parts
-        # of the sources being peeled)
-        peeled_before = previous is not None and previous.peeled
+        # of the sources being peeled), or always for the wide model (it blanks the image's
+        # own area, so only what the field model leaves outside is cleaned)
+        peeled_before = previous is not None and (
+            previous.peeled or peel.outside_model == "wide"
+        )
         with labelled("peel", beam, round_number):
             peeled = bind(tasks.peel_task, output_dir).submit(
                 ms, outliers, options, peel, peel_dir / f"round{round_number}" / "outside",

@@ -209,9 +209,7 @@ def _image(
         # the previous round's model, if it imaged peeled data (else its edge holds parts
         # of the sources being peeled), or always for the wide model (it blanks the image's
         # own area, so only what the field model leaves outside is cleaned)
-        peeled_before = previous is not None and (
-            previous.peeled or peel.outside_model == "wide"
-        )
+        peeled_before = previous is not None and (previous.peeled or peel.outside_model == "wide")
         with labelled("peel", beam, round_number):
             peeled = bind(tasks.peel_task, output_dir).submit(
                 ms, outliers, options, peel, peel_dir / f"round{round_number}" / "outside",

@@ -284,27 +284,15 @@ def subtract_outliers(
             RESIDUAL_COLUMN: (data_column, field),
         },
     )
+    moved = {OUTLIER_COLUMN: 1.0, PEELED_COLUMN: -1.0}  # the model: into one, out of the other
     if options.outside_model == "wide":
         count = model_outside(ms, image, options, RESIDUAL_COLUMN, work_dir)
         _columns_update(
-            ms,
-            {
-                OUTLIER_COLUMN: (None, [(1.0, "MODEL_DATA")]),
-                PEELED_COLUMN: (None, [(-1.0, "MODEL_DATA")]),
-            },
+            ms, {column: (None, [(sign, "MODEL_DATA")]) for column, sign in moved.items()}
         )
     else:
         count = len(outliers)
-        _model_sources(
-            ms,
-            outliers,
-            image,
-            options,
-            work_dir,
-            "peel",
-            {OUTLIER_COLUMN: 1.0, PEELED_COLUMN: -1.0},
-            full_resolution=False,
-        )
+        _model_sources(ms, outliers, image, options, work_dir, "peel", moved, full_resolution=False)
     _finish(marker, ms, recipe, before, count)
     return PeelResult(ms, count, PEELED_COLUMN)
 

@@ -106,14 +106,16 @@ def blank_inside(models: list[Path], prefix: Path, half_width_deg: float) -> int
     with the square SIN image of half-width ``half_width_deg`` on the same phase centre
     zeroed; the number of model pixels left in the first."""
     half = math.sin(math.radians(half_width_deg))
-    left = 0
+    left, inside = 0, None
     for index, path in enumerate(models):
         with fits.open(path) as hdul:
             header, data = hdul[0].header, hdul[0].data.copy()
-        rows, columns = np.indices(data.shape[-2:])
-        east = (columns - (header["CRPIX1"] - 1)) * math.radians(abs(header["CDELT1"]))
-        north = (rows - (header["CRPIX2"] - 1)) * math.radians(abs(header["CDELT2"]))
-        data[..., (np.abs(east) < half) & (np.abs(north) < half)] = 0.0
+        if inside is None:  # one wsclean run: every sub-band's model is on the same grid
+            rows, columns = np.indices(data.shape[-2:])
+            east = (columns - (header["CRPIX1"] - 1)) * math.radians(abs(header["CDELT1"]))
+            north = (rows - (header["CRPIX2"] - 1)) * math.radians(abs(header["CDELT2"]))
+            inside = (np.abs(east) < half) & (np.abs(north) < half)
+        data[..., inside] = 0.0
         with atomic_path(prefix.with_name(f"{prefix.name}-{index:04d}-model.fits"), True) as out:
             fits.PrimaryHDU(data, header).writeto(out)
         if index == 0:

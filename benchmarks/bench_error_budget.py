@@ -1,20 +1,30 @@
-"""Where a beam's excess over the thermal limit comes from: subtract parts of the true sky.
+"""Where a beam's excess over the thermal limit comes from: parts of the true sky and the gains.
 
 Takes a finished demo run (``flint demo --output DIR`` or ``bench_pipeline.py --workdir
-DIR``) and, for each beam, copies its final self-calibration round's measurement set,
-subtracts the *true* visibilities (the simulator's own DFT predict, primary beam
-included) of a chosen part of the simulated sky from ``CORRECTED_DATA``, and images it
-again with the final round's settings (changes given with ``--imaging``), and its noise
-alone cleaned the same way (``clean_floor``: what that clean leaves of the noise alone, the
-ratio a perfect model of the sky would reach with those settings). The thermal
-ratio of each case says how much of the excess that part of the sky causes, and how far a
-perfect treatment of it could take the strategy:
+DIR``) and, for each beam, copies its working copy (:mod:`flint.working`) with the final
+round's gains applied and its simulated noise rebuilt (NOISE_DATA), builds the data of each
+case in a column of its own and images it again with the final round's settings (changes
+given with ``--imaging``), and its noise alone cleaned the same way (``clean_floor``: what
+that clean leaves of the noise alone, the ratio a perfect model of the sky would reach with
+those settings). The true visibilities are the simulator's own DFT predict (primary beam
+included). Cases:
 
-- ``none``: the run's own data (reproduces the run's ratio);
-- ``outside``: every component outside the image (what peeling or a larger image must handle);
+- ``none``: the run's own data (the final round's column: PEELED_DATA when it subtracted
+  the outside; reproduces the run's ratio);
+- ``outside``: DATA less every true component outside the image (what peeling or a larger
+  image must handle);
 - ``outside+bright``: and every component inside brighter than ``--bright-jy`` (apparent);
 - ``outside+extended``: and every Gaussian (resolved) component inside;
-- ``all``: the whole sky: what is left is noise and self-calibration's gain errors.
+- ``all``: DATA less the whole true sky: the gains' errors on the sky and the noise;
+- ``perfect_gains``: the true inside sky plus the noise, no gain errors, nothing outside:
+  what the final image's deconvolution alone reaches;
+- ``gain_errors``: the same inside sky corrupted by the run's own gain errors (its final
+  gains' phases less the simulated ones), plus the noise: ``perfect_gains`` against this
+  says what the self-calibration's errors cost.
+
+Each beam also reports the final gains' phase errors against the simulated phases, a
+phase gradient across the array (a position shift, harmless) removed per interval: their
+rms over antennas of the part constant in time and of the part that varies.
 
 Usage: python benchmarks/bench_error_budget.py RUN_DIR [--beams 20 ...] [--cases none,outside]
 [--imaging '{"nmiter": 30}'] [--out benchmarks/results/error_budget.json]
@@ -34,14 +44,17 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ("none", "outside", "outside+bright", "outside+extended", "all")
+CASES = (
+    "none", "outside", "outside+bright", "outside+extended", "all", "perfect_gains", "gain_errors",
+)  # fmt: skip
+"""Cases that image; ``--cases gains`` only compares the final gains with the simulated ones."""
+BUDGET_COLUMN = "BUDGET_DATA"
 
 
 def _select(case: str, sky, outside: np.ndarray, apparent: np.ndarray, bright_jy: float):
-    """Components subtracted in ``case``."""
+    """Components whose true visibilities are subtracted from DATA in ``case``."""
     extended = sky.kinds == "gaussian"
     return {
-        "none": np.zeros(len(sky), dtype=bool),
         "outside": outside,
         "outside+bright": outside | (apparent > bright_jy),
         "outside+extended": outside | extended,
@@ -49,8 +62,8 @@ def _select(case: str, sky, outside: np.ndarray, apparent: np.ndarray, bright_jy
     }[case]
 
 
-def _subtract_truth(ms: Path, sky, options) -> None:
-    """Subtract the true visibilities of ``sky`` from ``ms``'s CORRECTED_DATA (XX and YY)."""
+def _true_visibilities(ms: Path, sky, options) -> np.ndarray:
+    """The simulator's Stokes-I visibilities [row, channel] of ``sky`` for ``ms``."""
     from casacore.tables import table
 
     from flint.simulation.beam import pb_gain
@@ -71,18 +84,79 @@ def _subtract_truth(ms: Path, sky, options) -> None:
         ]
     )
     shape[sky.kinds != "gaussian"] = 0.0
+    with table(str(ms), ack=False) as main:
+        return predict_dft(main.getcol("UVW"), frequencies, lmn, flux, shape)
+
+
+def _phase_errors(solved: np.ndarray, true_phases: np.ndarray) -> np.ndarray:
+    """[time, antenna] solved less true phases, less their mean phase per time."""
+    if len(solved) != len(true_phases):  # one solution over several integrations
+        solved = np.repeat(solved, math.ceil(len(true_phases) / len(solved)), axis=0)
+    errors = np.exp(1j * (solved[: len(true_phases)] - true_phases))
+    common = errors.mean(axis=1, keepdims=True)  # what no baseline sees: one phase per time
+    return np.angle(errors * np.conj(common / np.abs(common)))
+
+
+def _without_gradient(ms: Path, errors: np.ndarray) -> np.ndarray:
+    """``errors`` less a phase gradient across the array fitted per time (a position shift)."""
+    from casacore.tables import table
+
+    with table(str(ms / "ANTENNA"), ack=False) as antennas:
+        positions = antennas.getcol("POSITION")
+    design = np.column_stack([np.ones(len(positions)), positions - positions.mean(axis=0)])
+    fit = np.linalg.lstsq(design, errors.T, rcond=None)[0]
+    return errors - (design @ fit).T
+
+
+def _fill_case(ms: Path, case: str, sky, chosen, truth_inside, errors, options) -> None:
+    """Write ``case``'s data into BUDGET_DATA of ``ms`` (XX and YY hold Stokes I)."""
+    from casacore.tables import table
+
+    from flint.ms.columns import add_column
+
+    add_column(ms, BUDGET_COLUMN, like="DATA", fill=None, exist_ok=True)
     with table(str(ms), readonly=False, ack=False) as main:
-        model = predict_dft(main.getcol("UVW"), frequencies, lmn, flux, shape)
-        data = main.getcol("CORRECTED_DATA")
-        data[:, :, 0] -= model
-        data[:, :, 3] -= model
-        main.putcol("CORRECTED_DATA", data)
+        if case in ("perfect_gains", "gain_errors"):
+            model = truth_inside
+            if case == "gain_errors":
+                times = main.getcol("TIME")
+                index = np.searchsorted(np.unique(times), times)
+                ant1, ant2 = main.getcol("ANTENNA1"), main.getcol("ANTENNA2")
+                model = model * np.exp(-1j * (errors[index, ant1] - errors[index, ant2]))[:, None]
+            data = main.getcol("NOISE_DATA")
+            data[:, :, 0] += model
+            data[:, :, 3] += model
+        else:
+            data = main.getcol("DATA")
+            model = _true_visibilities(ms, sky.select(chosen), options)
+            data[:, :, 0] -= model
+            data[:, :, 3] -= model
+        main.putcol(BUDGET_COLUMN, data)
+
+
+def _final_copy(run_dir: Path, beam: int, final: int, scratch: Path) -> tuple[Path, Path]:
+    """``beam``'s working copy, copied into ``scratch`` with the final round's gains applied
+    and NOISE_DATA rebuilt; and those gains."""
+    from flint.working.gains import apply_gains, fill_noise
+
+    beam_dir = run_dir / "continuum" / f"beam{beam}"
+    source = next(path for path in beam_dir.glob("*.ms") if path.is_dir())
+    gains = next(beam_dir.glob(f"gains/*round{final}.gains.bin"))
+    ms = scratch / source.name
+    shutil.copytree(source, ms)
+    for sidecar in source.parent.glob(source.name + ".*"):
+        copy = shutil.copytree if sidecar.is_dir() else shutil.copyfile
+        copy(sidecar, scratch / sidecar.name)
+    apply_gains(ms, gains)
+    fill_noise(ms)
+    return ms, gains
 
 
 def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_jy: float) -> dict:
-    """Thermal ratio of ``beam``'s final round with each case's true sky subtracted."""
+    """Thermal ratio of ``beam``'s final round in each case."""
     from casacore.tables import table
 
+    from flint.calibration.solutions import read_solutions
     from flint.demo import demo_strategy_path
     from flint.imaging.options import image_width_deg
     from flint.imaging.run import run_wsclean
@@ -95,45 +169,65 @@ def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_j
 
     strategy = load_strategy(demo_strategy_path())
     final = strategy.selfcal_rounds
-    options = options_for_round(strategy, "imaging", final).with_options(
-        data_column="CORRECTED_DATA", **imaging_changes
-    )
-    source = next((run_dir / "continuum" / f"beam{beam}").glob(f"*beam{beam}.round{final}.ms"))
+    options = options_for_round(strategy, "imaging", final).with_options(**imaging_changes)
     truth = next(run_dir.glob(f"data/field/SB*/truth/*beam{beam:02d}.sky.fits"))
     sky = read_sky(truth)
-    simulated = SimulationOptions(primary_beam="gaussian_sidelobes")
-    with table(str(source / "FIELD"), ack=False) as field:
-        ra0, dec0 = (math.degrees(value) for value in field.getcol("PHASE_DIR")[0, 0])
-    with table(str(source / "SPECTRAL_WINDOW"), ack=False) as window:
-        centre_hz = float(window.getcol("CHAN_FREQ")[0].mean())
-    east, north = lm_offsets(sky.ra_deg, sky.dec_deg, ra0 % 360.0, dec0)
-    half = math.sin(math.radians(image_width_deg(options) / 2))
-    outside = (np.abs(east) > half) | (np.abs(north) > half)
-    offsets = sky.separation_deg(ra0 % 360.0, dec0)
-    apparent = sky.flux_at([centre_hz])[:, 0] * pb_gain(offsets, [centre_hz], simulated)[:, 0]
+    corruptions = np.load(next(truth.parent.glob(f"*beam{beam:02d}.corruptions.npz")))
+    manifest = json.loads((truth.parent / "manifest.json").read_text())
+    simulated = SimulationOptions.model_validate(manifest["options"])
     results = {}
-    for case in cases:
-        with tempfile.TemporaryDirectory(dir=run_dir) as scratch:
-            work = Path(scratch)
-            ms = work / source.name
-            shutil.copytree(source, ms)
-            chosen = _select(case, sky, outside, apparent, bright_jy)
-            if chosen.any():
-                _subtract_truth(ms, sky.select(chosen), simulated)
+    with tempfile.TemporaryDirectory(dir=run_dir) as scratch:
+        work = Path(scratch)
+        ms, gains = _final_copy(run_dir, beam, final, work)
+        with table(str(ms / "FIELD"), ack=False) as field:
+            ra0, dec0 = (math.degrees(value) for value in field.getcol("PHASE_DIR")[0, 0])
+        with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as window:
+            centre_hz = float(window.getcol("CHAN_FREQ")[0].mean())
+        with table(str(ms), ack=False) as main:
+            own_column = "PEELED_DATA" if "PEELED_DATA" in main.colnames() else "DATA"
+        east, north = lm_offsets(sky.ra_deg, sky.dec_deg, ra0 % 360.0, dec0)
+        half = math.sin(math.radians(image_width_deg(options) / 2))
+        outside = (np.abs(east) > half) | (np.abs(north) > half)
+        offsets = sky.separation_deg(ra0 % 360.0, dec0)
+        apparent = sky.flux_at([centre_hz])[:, 0] * pb_gain(offsets, [centre_hz], simulated)[:, 0]
+        errors = _phase_errors(
+            np.angle(read_solutions(gains).gains[:, :, 0, 0]), corruptions["phases_rad"]
+        )
+        residual = _without_gradient(ms, errors)
+        truth_inside = None
+        if {"perfect_gains", "gain_errors"} & set(cases):
+            truth_inside = _true_visibilities(ms, sky.select(~outside), simulated)
+        for case in (case for case in cases if case != "gains"):
+            chosen = np.zeros(len(sky), dtype=bool)
+            if case == "none":
+                column = own_column
+            else:
+                column = BUDGET_COLUMN
+                if case not in ("perfect_gains", "gain_errors"):
+                    chosen = _select(case, sky, outside, apparent, bright_jy)
+                _fill_case(ms, case, sky, chosen, truth_inside, errors, simulated)
             start = time.perf_counter()
-            image = run_wsclean(ms, options, work, "image", channel_kinds=())
+            image = run_wsclean(
+                ms,
+                options.with_options(data_column=column, no_update_model_required=True),
+                work / case,
+                "image",
+                channel_kinds=(),
+                skip_existing=False,
+            )
             seconds = time.perf_counter() - start
             noise = run_wsclean(  # cleaned as the data: its dirty image is the thermal limit,
                 ms,  # its residual what the same clean leaves of the noise alone
                 options.with_options(
                     data_column="NOISE_DATA", no_update_model_required=True, no_dirty=False
                 ),
-                work,
+                work / "noise",  # the same for every case: made once
                 "noise",
                 channel_kinds=(),
             )
             ratio = thermal_limit(image.residual, noise.dirty, noise_residual=noise.residual)
             results[case] = {
+                "column": column,
                 "subtracted_components": int(chosen.sum()),
                 "subtracted_apparent_jy": round(float(apparent[chosen].sum()), 4),
                 "thermal_ratio": round(ratio.ratio, 3),
@@ -147,10 +241,19 @@ def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_j
                 f"clean floor {ratio.clean_floor:.3f}",
                 flush=True,
             )
+    constant = residual.mean(axis=0)
     return {
         "components": len(sky),
         "outside_image": int(outside.sum()),
         "image_width_deg": round(image_width_deg(options), 3),
+        "gain_phase_error_deg": {
+            "constant_rms": round(float(np.degrees(constant.std())), 2),
+            "varying_rms": round(float(np.degrees((residual - constant).std())), 2),
+            "worst_antennas": {
+                str(int(a)): round(float(np.degrees(constant[a])), 1)
+                for a in np.argsort(-np.abs(constant))[:5]
+            },
+        },
         "cases": results,
     }
 
@@ -165,7 +268,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/error_budget.json")
     args = parser.parse_args()
     cases = [case.strip() for case in args.cases.split(",")]
-    unknown = sorted(set(cases) - set(CASES))
+    unknown = sorted(set(cases) - set(CASES) - {"gains"})
     if unknown:
         parser.error(f"unknown cases {unknown}; choose from {', '.join(CASES)}")
     changes = json.loads(args.imaging)

@@ -62,30 +62,43 @@ def _select(case: str, sky, outside: np.ndarray, apparent: np.ndarray, bright_jy
     }[case]
 
 
-def _true_visibilities(ms: Path, sky, options) -> np.ndarray:
-    """The simulator's Stokes-I visibilities [row, channel] of ``sky`` for ``ms``."""
+def _geometry(ms: Path, sky):
+    """``ms``'s channel frequencies and, for ``sky``: offsets from the phase centre (deg),
+    direction cosines [comp, 3] and Gaussian shapes [comp, 3] (rad; zeros for points)."""
     from casacore.tables import table
 
-    from flint.simulation.beam import pb_gain
-    from flint.simulation.predict import direction_cosines, predict_dft
+    from flint.simulation.predict import direction_cosines
 
     with table(str(ms / "FIELD"), ack=False) as field:
         ra0, dec0 = field.getcol("PHASE_DIR")[0, 0]
     with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as window:
         frequencies = window.getcol("CHAN_FREQ")[0]
     offsets = sky.separation_deg(math.degrees(ra0) % 360.0, math.degrees(dec0))
-    flux = sky.flux_at(frequencies) * pb_gain(offsets, frequencies, options)
     lmn = direction_cosines(np.deg2rad(sky.ra_deg), np.deg2rad(sky.dec_deg), ra0, dec0)
-    shape = np.column_stack(
-        [
-            np.deg2rad(sky.major_arcsec / 3600.0),
-            np.deg2rad(sky.minor_arcsec / 3600.0),
-            np.deg2rad(sky.pa_deg),
-        ]
+    shape = np.deg2rad(
+        np.column_stack([sky.major_arcsec / 3600.0, sky.minor_arcsec / 3600.0, sky.pa_deg])
     )
     shape[sky.kinds != "gaussian"] = 0.0
+    return frequencies, offsets, lmn, shape
+
+
+def _predict(ms: Path, frequencies, lmn, flux, shape) -> np.ndarray:
+    """Stokes-I visibilities [row, channel] of components for ``ms`` (the simulator's DFT)."""
+    from casacore.tables import table
+
+    from flint.simulation.predict import predict_dft
+
     with table(str(ms), ack=False) as main:
         return predict_dft(main.getcol("UVW"), frequencies, lmn, flux, shape)
+
+
+def _true_visibilities(ms: Path, sky, options) -> np.ndarray:
+    """The simulator's Stokes-I visibilities [row, channel] of ``sky`` for ``ms``."""
+    from flint.simulation.beam import pb_gain
+
+    frequencies, offsets, lmn, shape = _geometry(ms, sky)
+    flux = sky.flux_at(frequencies) * pb_gain(offsets, frequencies, options)
+    return _predict(ms, frequencies, lmn, flux, shape)
 
 
 def _phase_errors(solved: np.ndarray, true_phases: np.ndarray) -> np.ndarray:

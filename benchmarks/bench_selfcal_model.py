@@ -42,7 +42,9 @@ from pathlib import Path
 import numpy as np
 from bench_error_budget import (  # benchmarks/ is on sys.path when run as a script
     _final_copy,
+    _geometry,
     _phase_errors,
+    _predict,
     _true_visibilities,
     _without_gradient,
 )
@@ -69,26 +71,10 @@ def _write_model(ms: Path, visibilities: np.ndarray) -> None:
 
 def _predict_variant(ms: Path, sky, options, variant: str) -> np.ndarray:
     """The inside truth changed as ``variant`` says, predicted for ``ms``."""
-    from casacore.tables import table
-
     from flint.simulation.beam import pb_gain
-    from flint.simulation.predict import direction_cosines, predict_dft
 
-    with table(str(ms / "FIELD"), ack=False) as field:
-        ra0, dec0 = field.getcol("PHASE_DIR")[0, 0]
-    with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as window:
-        frequencies = window.getcol("CHAN_FREQ")[0]
-    offsets = sky.separation_deg(math.degrees(ra0) % 360.0, math.degrees(dec0))
+    frequencies, offsets, lmn, shape = _geometry(ms, sky)
     flux = sky.flux_at(frequencies) * pb_gain(offsets, frequencies, options)
-    lmn = direction_cosines(np.deg2rad(sky.ra_deg), np.deg2rad(sky.dec_deg), ra0, dec0)
-    shape = np.column_stack(
-        [
-            np.deg2rad(sky.major_arcsec / 3600.0),
-            np.deg2rad(sky.minor_arcsec / 3600.0),
-            np.deg2rad(sky.pa_deg),
-        ]
-    )
-    shape[sky.kinds != "gaussian"] = 0.0
     if variant == "flat2":
         halves = flux.reshape(len(flux), 2, -1).mean(axis=2)
         flux = np.repeat(halves, len(frequencies) // 2, axis=1)
@@ -103,33 +89,20 @@ def _predict_variant(ms: Path, sky, options, variant: str) -> np.ndarray:
             [east, north, -(east**2 + north**2) / (1.0 + np.sqrt(1.0 - east**2 - north**2))]
         )
         shape[:] = 0.0
-    with table(str(ms), ack=False) as main:
-        return predict_dft(main.getcol("UVW"), frequencies, lmn, flux, shape)
+    return _predict(ms, frequencies, lmn, flux, shape)
 
 
 def _catalogue_visibilities(ms: Path, catalogue: Path) -> np.ndarray:
     """A source finder's components (apparent, flat spectra) predicted for ``ms``."""
     from casacore.tables import table
 
-    from flint.simulation.predict import direction_cosines, predict_dft
     from flint.sky.io import read_sky
 
     with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as window:
-        frequencies = window.getcol("CHAN_FREQ")[0]
-    with table(str(ms / "FIELD"), ack=False) as field:
-        ra0, dec0 = field.getcol("PHASE_DIR")[0, 0]
-    sky = read_sky(catalogue, reference_hz=float(frequencies.mean()), spectral_index=0.0)
-    lmn = direction_cosines(np.deg2rad(sky.ra_deg), np.deg2rad(sky.dec_deg), ra0, dec0)
-    shape = np.column_stack(
-        [
-            np.deg2rad(sky.major_arcsec / 3600.0),
-            np.deg2rad(sky.minor_arcsec / 3600.0),
-            np.deg2rad(sky.pa_deg),
-        ]
-    )
-    shape[sky.kinds != "gaussian"] = 0.0
-    with table(str(ms), ack=False) as main:
-        return predict_dft(main.getcol("UVW"), frequencies, lmn, sky.flux_at(frequencies), shape)
+        centre_hz = float(window.getcol("CHAN_FREQ")[0].mean())
+    sky = read_sky(catalogue, reference_hz=centre_hz, spectral_index=0.0)
+    frequencies, _, lmn, shape = _geometry(ms, sky)
+    return _predict(ms, frequencies, lmn, sky.flux_at(frequencies), shape)
 
 
 def solve_beam(run_dir: Path, beam: int, models) -> dict:

@@ -20,7 +20,9 @@ included). Cases:
   what the final image's deconvolution alone reaches;
 - ``gain_errors``: the same inside sky corrupted by the run's own gain errors (its final
   gains' phases less the simulated ones), plus the noise: ``perfect_gains`` against this
-  says what the self-calibration's errors cost.
+  says what the self-calibration's errors cost;
+- ``constant_errors`` / ``varying_errors``: the same with only those errors' mean over time
+  per antenna, or only the rest: which part costs.
 
 Each beam also reports the final gains' phase errors against the simulated phases, a
 phase gradient across the array (a position shift, harmless) removed per interval: their
@@ -46,7 +48,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 CASES = (
     "none", "outside", "outside+bright", "outside+extended", "all", "perfect_gains", "gain_errors",
+    "constant_errors", "varying_errors",
 )  # fmt: skip
+GAIN_CASES = ("perfect_gains", "gain_errors", "constant_errors", "varying_errors")
+"""Cases that image the true inside sky plus the run's noise, corrupted by (part of) the
+run's gain errors: none, all, their mean over time per antenna, or the rest."""
 """Cases that image; ``--cases gains`` only compares the final gains with the simulated ones."""
 BUDGET_COLUMN = "BUDGET_DATA"
 
@@ -121,6 +127,40 @@ def _without_gradient(ms: Path, errors: np.ndarray) -> np.ndarray:
     return errors - (design @ fit).T
 
 
+def _weighted_rms(ms: Path, errors: np.ndarray, taper_lambda: float | None) -> dict:
+    """RMS (deg) over baselines and times of the phase errors ``errors`` [time, antenna] give
+    each baseline, weighted as a Gaussian uv taper of sigma ``taper_lambda`` weights it (the
+    images' view of them: outer antennas' errors barely reach a tapered image): of the
+    errors' mean over time, and of the rest."""
+    from casacore.tables import table
+
+    with table(str(ms), ack=False) as main:
+        ant1, ant2 = main.getcol("ANTENNA1"), main.getcol("ANTENNA2")
+        times, uvw = main.getcol("TIME"), main.getcol("UVW")
+    with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as window:
+        centre_hz = float(window.getcol("CHAN_FREQ")[0].mean())
+    index = np.searchsorted(np.unique(times), times)
+    weight = (ant1 != ant2).astype(float)
+    if taper_lambda is not None:
+        uv_lambda = np.hypot(uvw[:, 0], uvw[:, 1]) * centre_hz / 299_792_458.0
+        weight *= np.exp(-0.5 * (uv_lambda / taper_lambda) ** 2)
+    constant = errors.mean(axis=0, keepdims=True)
+    parts = {"constant": np.broadcast_to(constant, errors.shape), "varying": errors - constant}
+    return {
+        f"weighted_{name}_rms": round(
+            float(
+                np.degrees(
+                    np.sqrt(
+                        np.sum(weight * (part[index, ant1] - part[index, ant2]) ** 2) / weight.sum()
+                    )
+                )
+            ),
+            2,
+        )
+        for name, part in parts.items()
+    }
+
+
 def _fill_case(ms: Path, case: str, sky, chosen, truth_inside, errors, options) -> None:
     """Write ``case``'s data into BUDGET_DATA of ``ms`` (XX and YY hold Stokes I)."""
     from casacore.tables import table
@@ -129,9 +169,9 @@ def _fill_case(ms: Path, case: str, sky, chosen, truth_inside, errors, options) 
 
     add_column(ms, BUDGET_COLUMN, like="DATA", fill=None, exist_ok=True)
     with table(str(ms), readonly=False, ack=False) as main:
-        if case in ("perfect_gains", "gain_errors"):
+        if case in GAIN_CASES:
             model = truth_inside
-            if case == "gain_errors":
+            if case != "perfect_gains":
                 times = main.getcol("TIME")
                 index = np.searchsorted(np.unique(times), times)
                 ant1, ant2 = main.getcol("ANTENNA1"), main.getcol("ANTENNA2")
@@ -207,8 +247,11 @@ def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_j
             np.angle(read_solutions(gains).gains[:, :, 0, 0]), corruptions["phases_rad"]
         )
         residual = _without_gradient(ms, errors)
+        # weighted as the final round's solve weights baselines (the demo: as its images do)
+        taper_lambda = options_for_round(strategy, "gain_solve", final).uv_taper_lambda
+        weighted = _weighted_rms(ms, residual, taper_lambda)
         truth_inside = None
-        if {"perfect_gains", "gain_errors"} & set(cases):
+        if set(GAIN_CASES) & set(cases):
             truth_inside = _true_visibilities(ms, sky.select(~outside), simulated)
         for case in (case for case in cases if case != "gains"):
             chosen = np.zeros(len(sky), dtype=bool)
@@ -216,9 +259,14 @@ def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_j
                 column = own_column
             else:
                 column = BUDGET_COLUMN
-                if case not in ("perfect_gains", "gain_errors"):
+                if case not in GAIN_CASES:
                     chosen = _select(case, sky, outside, apparent, bright_jy)
-                _fill_case(ms, case, sky, chosen, truth_inside, errors, simulated)
+                constant_part = errors.mean(axis=0, keepdims=True)
+                case_errors = {
+                    "constant_errors": np.broadcast_to(constant_part, errors.shape),
+                    "varying_errors": errors - constant_part,
+                }.get(case, errors)
+                _fill_case(ms, case, sky, chosen, truth_inside, case_errors, simulated)
             start = time.perf_counter()
             image = run_wsclean(
                 ms,
@@ -266,6 +314,7 @@ def budget_beam(run_dir: Path, beam: int, cases, imaging_changes: dict, bright_j
                 str(int(a)): round(float(np.degrees(constant[a])), 1)
                 for a in np.argsort(-np.abs(constant))[:5]
             },
+            **weighted,
         },
         "cases": results,
     }

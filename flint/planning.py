@@ -330,10 +330,15 @@ def continuum_tasks(beams: Sequence[BeamShape], strategy: Strategy) -> list[Plan
                 tasks.append(PlannedTask(f"mask-{b}-r{r}", "mask", 0.0,
                                          _megapixels(imaging[r - 1].size), (previous,)))  # fmt: skip
                 after.append(f"mask-{b}-r{r}")
+            solve_after = [previous, ready[beam.beam]]
+            if options_for_round(strategy, "gain_solve", r).constant_from_components:
+                tasks.append(PlannedTask(f"find-{b}-r{r - 1}", "find", 0.0,
+                                         _megapixels(imaging[r - 1].size), (previous,)))  # fmt: skip
+                solve_after.append(f"find-{b}-r{r - 1}")
             tasks += [
                 PlannedTask(f"selfcal-{b}-r{r}", "selfcal", beam.mvis,
                             _megapixels(imaging[r - 1].size, imaging[r - 1].channels_out),
-                            (previous, ready[beam.beam])),
+                            tuple(solve_after)),
                 PlannedTask(f"apply-{b}-r{r}", "apply", beam.mvis, 0.0, (f"selfcal-{b}-r{r}",)),
             ]  # fmt: skip
             ready[beam.beam] = f"apply-{b}-r{r}"

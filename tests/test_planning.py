@@ -313,3 +313,18 @@ def test_the_packaged_table_images_both_arrays_it_was_measured_on(size):
     image = load_cost_table().stages["image"]
     planned = sum(image.cpu(t.mvis, t.mpix, t.depth) for t in images)
     assert planned == pytest.approx(result["stages"]["image"]["cpu_s"], rel=0.2)
+
+
+def test_constant_phases_from_components_plan_the_previous_image_s_source_finding():
+    strategy = check_strategy(
+        {
+            "version": 1,
+            "selfcal_rounds": 1,
+            "defaults": {"imaging": {"size": 1000, "scale": "10asec"}},
+            "rounds": {1: {"gain_solve": {"constant_from_components": True}}},
+        }
+    )
+    tasks = {t.name: t for t in continuum_tasks(BEAMS[:1], strategy)}
+    assert tasks["find-beam00-r0"].after == ("image-beam00-r0",)
+    assert "find-beam00-r0" in tasks["selfcal-beam00-r1"].after
+    assert "find-beam00" in tasks  # the last image's, as always

@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from astropy.table import Table
 from casacore.tables import table
 
 from flint.calibration import read_solutions
@@ -13,7 +14,8 @@ from flint.calibration.apply import apply_solutions
 from flint.errors import MeasurementSetError
 from flint.footprint import Footprint
 from flint.selfcal import solve_selfcal_gains
-from flint.selfcal.gains import SPEED_OF_LIGHT
+from flint.selfcal.components import predict_components, with_constant_phases
+from flint.selfcal.gains import SPEED_OF_LIGHT, compute_selfcal_gains
 from flint.simulate import SimulationOptions, read_truth, simulate_field
 from flint.sky import SkyModel
 from flint.strategy.stages import GainSolveOptions
@@ -154,3 +156,51 @@ def test_uv_taper_keeps_model_errors_on_long_baselines_from_steering_the_gains(
     # those the exact model gives with the same taper
     assert rough > exact + 1.5
     assert abs(rough_tapered - exact_tapered) < 0.3
+
+
+def _constant_and_varying_errors(solutions, truth) -> tuple[float, float]:
+    """RMS (deg) of the XX phase errors' part constant over the intervals and of the rest."""
+    solved = np.angle(solutions.gains[:, :, 0, 0])
+    expected = _true_phases_per_interval(truth, solutions.n_sol, solutions.start_time)
+    error = np.angle(np.exp(1j * (solved - expected)))
+    constant = error.mean(axis=0)
+    return float(np.degrees(constant.std())), float(np.degrees((error - constant).std()))
+
+
+def test_fitted_components_remove_the_constant_phases_an_image_model_hands_on(
+    phase_corrupted, tmp_path
+):
+    """A model made from an image holds the constant phase errors that image was made with,
+    and gains solved against it give them back. One phase per antenna for the whole
+    observation, solved against fitted components (a source finder's table) on the data
+    those gains correct, takes them out and leaves the changes in time as they were."""
+    ms, truth = phase_corrupted
+    copy = tmp_path / "imprinted.ms"
+    shutil.copytree(ms, copy)
+    with table(str(copy / "ANTENNA"), ack=False) as antennas:
+        imprint = np.radians(10.0) * np.random.default_rng(11).standard_normal(antennas.nrows())
+    with table(str(copy), readonly=False, ack=False) as tab:
+        baseline = imprint[tab.getcol("ANTENNA1")] - imprint[tab.getcol("ANTENNA2")]
+        tab.putcol("MODEL_DATA", tab.getcol("MODEL_DATA") * np.exp(1j * baseline)[:, None, None])
+    sky = truth.sky(0)
+    catalogue = tmp_path / "components.fits"  # positions and fluxes, as Aegean writes them
+    Table({"ra": sky["ra"], "dec": sky["dec"], "int_flux": sky["apparent_flux"]}).write(catalogue)
+
+    options = GainSolveOptions(mode="phase", solint_s=SOLINT_S)
+    first = compute_selfcal_gains(copy, options)
+    assert predict_components(copy, catalogue, "COMPONENT_MODEL") == 2
+    once = options.with_options(solint_s=None)
+    constant = compute_selfcal_gains(copy, once, "DATA", ["COMPONENT_MODEL"], model_gains=first)
+    both = with_constant_phases(first, constant, options.refant)
+
+    first_constant, first_varying = _constant_and_varying_errors(first, truth)
+    both_constant, both_varying = _constant_and_varying_errors(both, truth)
+    print(
+        f"constant / varying phase errors (deg): image model {first_constant:.2f} / "
+        f"{first_varying:.2f}; times the components' constant {both_constant:.2f} / "
+        f"{both_varying:.2f}"
+    )
+    assert first_constant > 7.0  # the imprint (10 deg rms, referenced to antenna 0)
+    assert both_constant < 1.0
+    assert both_varying < first_varying + 0.1
+    assert np.allclose(np.angle(both.gains[:, options.refant, 0, 0]), 0.0)

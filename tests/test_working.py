@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from astropy.table import Table
 from casacore.tables import table
 
 from flint.askap.preprocess import preprocess_ms
@@ -155,6 +156,42 @@ def test_gains_are_applied_in_place_reversibly_and_solved_as_before(raw, tmp_pat
         apply_solutions(old, g2, tmp_path / "noise.ms", "NOISE_DATA").ms, "CORRECTED_DATA"
     )
     np.testing.assert_allclose(_column(ms, "NOISE_DATA"), noise, rtol=1e-6, atol=1e-6)
+
+
+def test_constant_phases_from_components_multiply_the_round_s_gains(raw, tmp_path):
+    """With ``constant_from_components`` a round's gains are the image model's, times one
+    phase per antenna from the previous image's components (tests/test_selfcal_gains.py
+    checks the science); the components' column is transient; a changed catalogue
+    solves again."""
+    ms = _working(raw, _solutions(tmp_path / "bandpass.bin", seed=1), tmp_path / "beam" / "work.ms")
+    round0 = image_round(ms, IMAGE, tmp_path / "images", "work.round0", None, ("image", "model"))
+    sky = random_sky(FIELD.ra_deg, FIELD.dec_deg, radius_deg=1.5, min_flux_jy=0.02, seed=3)
+    catalogue = tmp_path / "round0_comp.fits"
+    Table({"ra": sky.ra_deg, "dec": sky.dec_deg, "int_flux": sky.flux_jy}).write(catalogue)
+    first = GainSolveOptions(solint_s=60.0)
+    both = first.with_options(constant_from_components=True)
+    with pytest.raises(ValueError, match="catalogue"):
+        solve_round(ms, round0, tmp_path / "none.gains.bin", both)
+
+    solve_round(ms, round0, tmp_path / "first.gains.bin", first)
+    solve_round(ms, round0, tmp_path / "both.gains.bin", both, catalogue=catalogue)
+    assert not {"MODEL_DATA", "COMPONENT_MODEL"} & set(table(str(ms), ack=False).colnames())
+    ensure_clean(ms)  # nothing left pending
+    factor = (
+        read_solutions(tmp_path / "both.gains.bin").gains[..., 0]
+        / read_solutions(tmp_path / "first.gains.bin").gains[..., 0]
+    )  # [interval, antenna, channel]
+    assert np.isfinite(factor).all()
+    assert np.abs(np.angle(factor)).max() > np.radians(0.1)  # the components changed them...
+    np.testing.assert_allclose(factor, factor[:1].repeat(len(factor), 0), atol=1e-9)  # ...once
+
+    assert solve_round(ms, round0, tmp_path / "both.gains.bin", both, catalogue=catalogue).skipped
+    Table({"ra": sky.ra_deg[:3], "dec": sky.dec_deg[:3], "int_flux": sky.flux_jy[:3]}).write(
+        catalogue, overwrite=True
+    )
+    assert not solve_round(
+        ms, round0, tmp_path / "both.gains.bin", both, catalogue=catalogue
+    ).skipped
 
 
 def test_changed_solutions_rebuild_the_copy_from_the_raw_data(raw, tmp_path):

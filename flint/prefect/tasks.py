@@ -186,7 +186,7 @@ calibrate_task = flint_task(
 flag_working_task = flint_task(flag_in_place, "flag", ("ms",), amends=("FLAG",))
 apply_gains_task = flint_task(apply_gains, "apply", ("ms", "gains_path"))
 image_round_task = flint_task(image_round, "image", ("ms", "gains_path"))
-solve_round_task = flint_task(solve_round, "selfcal", ("ms", "model"))
+solve_round_task = flint_task(solve_round, "selfcal", ("ms", "model", "catalogue"))
 noise_image_task = flint_task(noise_image, "noise", ("ms", "gains_path"))
 keep_round_task = flint_task(keep_round_copy, "keep", ("ms", "gains_path"))
 summary_task = flint_task(summarise_run, "summary", (), cached=False)

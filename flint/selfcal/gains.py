@@ -135,6 +135,7 @@ def compute_selfcal_gains(
     data_column: str = "DATA",
     model_column: str | Sequence[str] = "MODEL_DATA",
     applied: AOSolutions | None = None,
+    model_gains: AOSolutions | None = None,
 ) -> AOSolutions:
     """Gains of ``ms``'s ``data_column`` against ``model_column`` (solved, not written).
 
@@ -142,7 +143,9 @@ def compute_selfcal_gains(
     outside the image, :mod:`flint.peel`). ``applied``: gains already applied to
     ``data_column`` (a working copy calibrated in place, :mod:`flint.working`); they are
     undone on the fly, so the gains are solved against the data as the bandpass left them,
-    whatever was applied since.
+    whatever was applied since. ``model_gains``: gains to corrupt the model with (a first
+    solve's, phase-only); the result is the correction on top of them, as if solved on the
+    data they correct (:mod:`flint.selfcal.components`).
     """
     ms = Path(ms)
     models = [model_column] if isinstance(model_column, str) else list(model_column)
@@ -152,6 +155,7 @@ def compute_selfcal_gains(
     with open_ms(ms, "ANTENNA") as tab:
         n_ant = tab.nrows()
     applied_jones = None if applied is None else jones_of(applied)
+    model_jones = None if model_gains is None else jones_of(model_gains)
     with open_ms(ms) as tab:
         times = tab.getcol("TIME")
         half = 0.5 * float(np.median(tab.getcol("INTERVAL")))
@@ -170,11 +174,15 @@ def compute_selfcal_gains(
                 which = solution_intervals(times[first : first + rows], applied)
                 data = sandwich_rows(data, applied_jones, ant1, ant2, which)
             data = data[..., DIAGONAL]
-            model = sum(
-                tab.getcol(column, startrow=first, nrow=rows)[..., DIAGONAL] for column in models
-            )
+            model = sum(tab.getcol(column, startrow=first, nrow=rows) for column in models)
+            if model_jones is not None:  # the sky as the first gains see it
+                which = solution_intervals(times[first : first + rows], model_gains)
+                model = sandwich_rows(model, model_jones, ant1, ant2, which)
+            model = model[..., DIAGONAL]
             flags = tab.getcol("FLAG", startrow=first, nrow=rows)[..., DIAGONAL]
-            flags = flags | ~np.isfinite(data)
+            flags = flags | ~np.isfinite(data) | ~np.isfinite(model)
+            if model_jones is not None:  # rows of unsolved first gains are flagged above
+                model = np.nan_to_num(model)
             uv_flags, weights = _uv_selection(
                 tab.getcol("UVW", startrow=first, nrow=rows), frequencies, options
             )

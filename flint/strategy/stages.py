@@ -32,6 +32,19 @@ class GainSolveOptions(BaseOptions):
     """
     refant: int = Field(0, ge=0)
     """Reference antenna index: its phase is held at zero."""
+    constant_from_components: bool = False
+    """Then solve one phase per antenna for the whole observation against the previous
+    image's fitted components (its source-finder catalogue), on the data the first gains
+    correct, and multiply it in.
+
+    A model made from an image holds the imprint of the constant phase errors that image
+    was made with, and solving against it gives them back: each round keeps them. Fitted
+    components keep positions and fluxes but not those errors' pattern (on the realistic
+    demo sky the outer antennas' constant errors fall from 5-14 deg to 2-3 deg,
+    docs/configuration.md, "Self-calibration's errors"). The changes in time stay the
+    first solve's: components miss faint and diffuse flux, and solving each interval
+    against them alone doubles the varying errors.
+    """
 
     @model_validator(mode="after")
     def _uv_range(self) -> GainSolveOptions:

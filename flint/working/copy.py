@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 DROPPED_COLUMNS = ("NOISE_DATA", "MODEL_DATA", "CORRECTED_DATA", "INSTRUMENT_DATA")
 """Columns a working copy does without: the raw data keep them (a simulation's noise is
 rebuilt from there for the thermal-limit image, :func:`flint.working.fill_noise`)."""
-TRANSIENT_COLUMNS = ("MODEL_DATA", "NOISE_DATA")
+TRANSIENT_COLUMNS = ("MODEL_DATA", "NOISE_DATA", "COMPONENT_MODEL")
 """Columns added for one step and dropped after it."""
 
 

@@ -16,13 +16,14 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from flint.atomic import copy_atomically
-from flint.calibration.solutions import write_solutions
+from flint.calibration.solutions import AOSolutions, write_solutions
 from flint.identity import Recipe
 from flint.imaging.command import CHANNEL_KINDS
 from flint.imaging.options import WSCleanOptions
 from flint.imaging.products import ImageProducts
 from flint.imaging.run import MODEL_COLUMN, predict_model_column, run_wsclean
 from flint.ms.columns import add_column
+from flint.selfcal.components import predict_components, with_constant_phases
 from flint.selfcal.gains import SelfcalGains, compute_selfcal_gains, describe_gains
 from flint.strategy.stages import GainSolveOptions
 from flint.working.copy import drop_columns, ensure_clean
@@ -32,6 +33,8 @@ from flint.working.record import TRANSIENT, HeldColumns, changing, require_held
 logger = logging.getLogger(__name__)
 
 NOISE_COLUMN = "NOISE_DATA"
+COMPONENT_COLUMN = "COMPONENT_MODEL"
+"""Transient column of the fitted components the constant phases are solved against."""
 
 
 def image_round(
@@ -91,6 +94,7 @@ def solve_round(
     keep_model: bool = False,
     model_columns: Sequence[str] = (MODEL_COLUMN,),
     held: Sequence[HeldColumns] = (),
+    catalogue: str | os.PathLike[str] | None = None,
 ) -> SelfcalGains:
     """Solve gains of working copy ``ms`` against the model images of ``model`` (the
     previous round's products) into ``solutions_path``.
@@ -101,15 +105,23 @@ def solve_round(
     besides, :mod:`flint.working.peeling`) must be in the copy already, as ``held`` says. Whatever gains
     DATA holds are undone on the fly: the gains correct the bandpass-calibrated data. Gains
     solved from the same data (its columns included), model images and options are reused.
+
+    With ``options.constant_from_components``, ``catalogue`` (the previous image's fitted
+    components) then gives one phase per antenna for the whole observation, solved on the
+    data the first gains correct against the components and the other ``model_columns``
+    (the sky outside the image), and multiplied in (:mod:`flint.selfcal.components`).
     """
     ms, solutions_path = Path(ms), Path(solutions_path)
     options = options or GainSolveOptions()
     model_columns = list(model_columns)
     ensure_clean(ms)
     models = model_images(model)
+    if options.constant_from_components and catalogue is None:
+        raise ValueError("constant_from_components needs the previous image's catalogue")
+    catalogue = Path(catalogue) if options.constant_from_components else None
     recipe = Recipe.of(
         "selfcal",
-        {"ms": ms, "model": models},
+        {"ms": ms, "model": models, **({"catalogue": catalogue} if catalogue else {})},
         {
             "options": options,
             "model_columns": model_columns,
@@ -128,9 +140,37 @@ def solve_round(
         solutions = compute_selfcal_gains(ms, options, "DATA", model_columns, applied)
     if not keep_model:
         drop_columns(ms, (MODEL_COLUMN,))
+    if catalogue is not None:
+        solutions = _constant_from_components(
+            ms, catalogue, solutions, options, model_columns, applied
+        )
     write_solutions(solutions, solutions_path, overwrite=True)
     recipe.record(solutions_path)
     return describe_gains(ms, solutions, solutions_path)
+
+
+def _constant_from_components(
+    ms: Path,
+    catalogue: Path,
+    solutions: AOSolutions,
+    options: GainSolveOptions,
+    model_columns: list[str],
+    applied: AOSolutions | None,
+) -> AOSolutions:
+    """``solutions`` times one phase per antenna solved against ``catalogue``'s components
+    (in place of the image's model, the first of ``model_columns``; the others are kept)."""
+    with changing(ms, TRANSIENT, COMPONENT_COLUMN):
+        if not predict_components(ms, catalogue, COMPONENT_COLUMN):
+            logger.warning("No components in %s: the constant phases stay as solved", catalogue)
+            constant = None
+        else:
+            columns = [COMPONENT_COLUMN, *model_columns[1:]]
+            once = options.with_options(solint_s=None, mode="phase")
+            constant = compute_selfcal_gains(ms, once, "DATA", columns, applied, solutions)
+    drop_columns(ms, (COMPONENT_COLUMN,))
+    if constant is None:
+        return solutions
+    return with_constant_phases(solutions, constant, options.refant)
 
 
 def noise_options(options: WSCleanOptions) -> WSCleanOptions:

@@ -274,18 +274,24 @@ def _selfcal_round(
                 )
             )
     gains = directory / "gains" / f"{stem}.round{round_number}.gains.bin"
+    solve = options_for_round(strategy, "gain_solve", round_number)
+    catalogue, found = None, []
+    if solve.constant_from_components:  # the previous image's components
+        found = [_find(chain, round_number - 1, strategy, output_dir)]
+        catalogue = source_find_paths(chain.image.image, directory / "catalogues").catalogue_fits
     with labelled("selfcal", beam, round_number):
         solved = bind(tasks.solve_round_task, output_dir).submit(
             chain.ms,
             chain.imaged,  # the previous round's products: its models are predicted
             gains,
-            options_for_round(strategy, "gain_solve", round_number),
+            solve,
             keep_model=keep_intermediates,
             model_columns=[chain.model_column, OUTLIER_COLUMN]
             if chain.peeled
             else [chain.model_column],
             held=_held_models(chain),
-            wait_for=[chain.modelled, chain.ready],
+            catalogue=catalogue,
+            wait_for=[chain.modelled, chain.ready, *found],
         )
     with labelled("apply", beam, round_number):
         applied = bind(tasks.apply_gains_task, output_dir).submit(

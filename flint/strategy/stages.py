@@ -39,11 +39,13 @@ class GainSolveOptions(BaseOptions):
 
     A model made from an image holds the imprint of the constant phase errors that image
     was made with, and solving against it gives them back: each round keeps them. Fitted
-    components keep positions and fluxes but not those errors' pattern (on the realistic
-    demo sky the outer antennas' constant errors fall from 5-14 deg to 2-3 deg,
-    docs/configuration.md, "Self-calibration's errors"). The changes in time stay the
-    first solve's: components miss faint and diffuse flux, and solving each interval
-    against them alone doubles the varying errors.
+    components keep positions and fluxes but not those errors' pattern: on the realistic
+    demo sky, in the final round, the constant errors fall from 5-14 deg to 2-3 deg, but
+    the final residuals do not improve measurably (docs/configuration.md,
+    "Self-calibration's errors"). From an image not yet self-calibrated (round 0) the
+    components are a worse model than the image's own. The changes in time stay the first
+    solve's: components miss faint and diffuse flux, and solving each interval against
+    them alone doubles the varying errors. Off in the packaged strategies.
     """
 
     @model_validator(mode="after")

@@ -92,19 +92,6 @@ def _predict_variant(ms: Path, sky, options, variant: str) -> np.ndarray:
     return _predict(ms, frequencies, lmn, flux, shape)
 
 
-def _catalogue_visibilities(ms: Path, catalogue: Path) -> np.ndarray:
-    """A source finder's components (apparent, flat spectra) predicted for ``ms``."""
-    from casacore.tables import table
-
-    from flint.sky.io import read_sky
-
-    with table(str(ms / "SPECTRAL_WINDOW"), ack=False) as window:
-        centre_hz = float(window.getcol("CHAN_FREQ")[0].mean())
-    sky = read_sky(catalogue, reference_hz=centre_hz, spectral_index=0.0)
-    frequencies, _, lmn, shape = _geometry(ms, sky)
-    return _predict(ms, frequencies, lmn, sky.flux_at(frequencies), shape)
-
-
 def solve_beam(run_dir: Path, beam: int, models) -> dict:
     """Phase errors of the final round's gains solved against each model."""
     from casacore.tables import table
@@ -114,6 +101,7 @@ def solve_beam(run_dir: Path, beam: int, models) -> dict:
     from flint.imaging.options import image_width_deg
     from flint.imaging.run import predict_model_column
     from flint.ms.columns import add_column
+    from flint.selfcal.components import predict_components
     from flint.selfcal.gains import compute_selfcal_gains
     from flint.simulation.observation import SimulationOptions
     from flint.sky.io import read_sky
@@ -187,7 +175,7 @@ def solve_beam(run_dir: Path, beam: int, models) -> dict:
                     columns.append("OUTLIER_DATA")
             elif name in ("catalogue", "catalogue_constant"):
                 catalogue = next(beam_dir.glob(f"catalogues/*round{final}-MFS-image_comp.fits"))
-                _write_model(ms, _catalogue_visibilities(ms, catalogue))
+                predict_components(ms, catalogue, "MODEL_DATA")  # as the flow does
             results[name] = errors_of(columns, constant_only=name == "catalogue_constant")
             print(f"beam {beam} {name}: {results[name]}", flush=True)
     return results

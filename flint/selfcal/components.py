@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from flint.calibration.model import stokes_i_to_correlations
 from flint.calibration.repair import reference_phase
 from flint.calibration.solutions import AOSolutions
 from flint.errors import InputError
 from flint.ms import open_ms, row_chunks
 from flint.ms.columns import add_column
+from flint.selfcal.gains import DIAGONAL
 
 logger = logging.getLogger(__name__)
-
-DIAGONAL = [0, 3]  # XX, YY of XX XY YX YY
 
 
 def predict_components(
@@ -57,14 +57,11 @@ def predict_components(
     add_column(ms, column, like="DATA", fill=None, exist_ok=True)
     with open_ms(ms, readonly=False) as tab:
         n_corr = tab.getcell("DATA", 0).shape[-1]
-        diagonal = DIAGONAL if n_corr == 4 else list(range(n_corr))
         for first, rows in row_chunks(tab):
             stokes_i = predict_dft(
                 tab.getcol("UVW", startrow=first, nrow=rows), frequencies, lmn, flux, shape
             )
-            model = np.zeros((rows, len(frequencies), n_corr), np.complex64)
-            for pol in diagonal:
-                model[..., pol] = stokes_i
+            model = stokes_i_to_correlations(stokes_i, n_corr).astype(np.complex64)
             tab.putcol(column, model, startrow=first, nrow=rows)
     logger.info(
         "Predicted %d components (%.3f Jy) of %s into %s of %s",

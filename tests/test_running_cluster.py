@@ -77,7 +77,7 @@ async def _smoke_lines(flow_run_id) -> int:
 
 
 def test_sigterm_to_a_worker_process_sends_its_prefect_logs_first(
-    prefect_env, real_ms_readonly, monkeypatch
+    prefect_env, real_ms_readonly, monkeypatch, tmp_path
 ):
     """scancel and a job's walltime SIGTERM every process of a job: the worker's last task's
     log lines, still in Prefect's batch, reach the server (flint's worker preload)."""
@@ -97,7 +97,9 @@ def test_sigterm_to_a_worker_process_sends_its_prefect_logs_first(
         flow = cluster_smoke_flow.with_options(
             task_runner=DaskTaskRunner(address=cluster.scheduler_address)
         )
-        state = flow(str(real_ms_readonly), n_tasks=2, return_state=True)
+        # a record_dir of its own: the tasks' inputs (their cache key) are this test's only,
+        # so they run here and their results are not reused by other tests' smoke flows
+        state = flow(str(real_ms_readonly), n_tasks=2, record_dir=str(tmp_path), return_state=True)
         assert state.is_completed(), state
         run_id = state.state_details.flow_run_id
         with Client(cluster.scheduler_address) as client:
@@ -110,4 +112,6 @@ def test_sigterm_to_a_worker_process_sends_its_prefect_logs_first(
         assert lines == 2
     finally:
         cluster.close()
-        APILogWorker.drain_all(timeout=5)  # this process's lines too; its next logs use the usual interval
+        APILogWorker.drain_all(
+            timeout=5
+        )  # this process's lines too; its next logs use the usual interval

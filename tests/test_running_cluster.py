@@ -112,6 +112,5 @@ def test_sigterm_to_a_worker_process_sends_its_prefect_logs_first(
         assert lines == 2
     finally:
         cluster.close()
-        APILogWorker.drain_all(
-            timeout=5
-        )  # this process's lines too; its next logs use the usual interval
+        # send this process's queued lines too; its next logs use the usual interval
+        APILogWorker.drain_all(timeout=5)

@@ -47,9 +47,9 @@ def restore_environment(saved: dict[str, str]) -> None:
         p for p in dask.config.get("distributed.worker.preload", []) if not p.startswith("flint.")
     ]
     dask.config.set({"distributed.worker.preload": preload})
-    from prefect.context import refresh_global_settings_context
+    from flint.prefect.settings import refresh_prefect_settings
 
-    refresh_global_settings_context()
+    refresh_prefect_settings()
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,35 @@ def test_embedded_server_is_reused_and_managed(prefect_env, capsys):
     assert os.environ["PREFECT_RESULTS_PERSIST_BY_DEFAULT"] == "true"
 
 
+def test_a_kernel_switching_servers_records_each_flow_s_task_runs_on_its_server(
+    prefect_api, prefect_env
+):
+    """Prefect's event worker is cached without the API URL: flint restarts it when the
+    API changes, or task-run states of flows on the new server went to the old one."""
+    from prefect import flow, task
+
+    from flint.prefect.runs import read_settled_task_runs
+    from flint.prefect.settings import apply_environment
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @flow
+    def doubled(x: int) -> int:
+        return double(x)
+
+    assert prefect_api != prefect_env  # two servers: the workbench's and the embedded one
+    for api_url in (prefect_api, prefect_env, prefect_api):
+        apply_environment({"PREFECT_API_URL": api_url})
+        state = doubled(3, return_state=True)
+        assert state.is_completed() and state.result() == 6
+        runs = asyncio.run(read_settled_task_runs(state.state_details.flow_run_id, 1, 30))
+        assert [(run.name.split("-")[0], run.state.name) for run in runs] == [
+            ("double", "Completed")
+        ], api_url
+
+
 def test_refuses_many_web_workers_without_redis():
     from flint.errors import ConfigError
 

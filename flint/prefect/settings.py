@@ -20,7 +20,9 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
+from concurrent.futures import wait
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -78,10 +80,43 @@ def _write_logging_settings(home: Path) -> Path:
 def apply_environment(values: Mapping[str, str]) -> None:
     """Put ``values`` into ``os.environ`` and make an imported Prefect see them."""
     os.environ.update(values)
-    if "prefect.context" in sys.modules:
-        from prefect.context import refresh_global_settings_context
+    refresh_prefect_settings()
 
-        refresh_global_settings_context()
+
+def refresh_prefect_settings() -> None:
+    """Make an imported Prefect see ``os.environ`` as it is now.
+
+    When that changes the API (its URL or credentials), Prefect's event and API-log workers
+    of this process are stopped, after sending what they hold to the server they started
+    with: they are cached without the URL, so a flow run on the new server would otherwise
+    have its task-run states and log lines sent to the old one. The next event or log line
+    starts workers for the new server.
+    """
+    if "prefect.context" not in sys.modules:
+        return
+    import prefect.context
+
+    before = _api_of(prefect.context.GLOBAL_SETTINGS_CONTEXT.settings)
+    prefect.context.refresh_global_settings_context()
+    if _api_of(prefect.context.GLOBAL_SETTINGS_CONTEXT.settings) != before:
+        _stop_api_services()
+
+
+def _api_of(settings: Any) -> tuple[Any, ...]:
+    api = settings.api
+    return (api.url, api.key, getattr(api, "auth_string", None))
+
+
+def _stop_api_services(timeout: float = 5.0) -> None:
+    from prefect._internal.concurrency.services import _QueueServiceBase
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    cached = tuple(_QueueServiceBase._instances.values())  # one dict for every service kind
+    services = [s for s in cached if isinstance(s, (EventsWorker, APILogWorker))]
+    if services:
+        logger.debug("Prefect API changed: stopping %d API-bound services", len(services))
+        wait([service._drain() for service in services], timeout=timeout)
 
 
 def apply_prefect_defaults() -> dict[str, str]:

@@ -17,23 +17,52 @@ from pathlib import Path
 import numpy as np
 
 
-def mfs_apparent_flux(run_dir: Path, beam: int, sky, images: Path, tag: str) -> np.ndarray:
-    """Per component of ``sky``: its apparent flux as ``tag``'s MFS image shows it (Jy)."""
-    from bench_spectral_fit import _output_channels
+def truth_sky_path(run_dir: Path, beam: int) -> Path:
+    """The simulated components of ``beam`` in a finished demo run."""
+    return next(run_dir.glob(f"data/field/SB*/truth/*beam{beam:02d}.sky.fits"))
 
+
+def phase_centre_deg(run_dir: Path, beam: int) -> tuple[float, float]:
+    """``beam``'s phase centre (RA, Dec) as the simulation recorded it."""
+    truth = truth_sky_path(run_dir, beam).parent
+    entry = json.loads(next(truth.glob(f"*beam{beam:02d}.json")).read_text())
+    return tuple(entry["phase_centre_deg"])
+
+
+def output_channels(images: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """Centre frequencies and imaging weights (``WSCIMGWG``) of ``tag``'s output channels."""
+    from astropy.io import fits
+
+    paths = sorted(images.glob(f"*{tag}-0[0-9][0-9][0-9]-image.fits"))
+    headers = [fits.getheader(path) for path in paths]
+    frequencies = np.array([header["CRVAL3"] for header in headers])
+    weights = np.array([header.get("WSCIMGWG", 1.0) for header in headers])
+    return frequencies, weights
+
+
+def output_channel_flux(
+    run_dir: Path, beam: int, sky, images: Path, tag: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``tag``'s output channels (frequencies, weights) and, per component of ``sky``, its
+    apparent flux in each ([comp, channel]: the mean over the channel's data channels, as
+    an output channel's model is flat across them)."""
     from flint.simulation.beam import pb_gain
     from flint.simulation.observation import SimulationOptions
 
-    truth = next(run_dir.glob(f"data/field/SB*/truth/*beam{beam:02d}.sky.fits"))
-    manifest = json.loads((truth.parent / "manifest.json").read_text())
+    truth = truth_sky_path(run_dir, beam).parent
+    manifest = json.loads((truth / "manifest.json").read_text())
     simulated = SimulationOptions.model_validate(manifest["options"])
-    entry = json.loads(next(truth.parent.glob(f"*beam{beam:02d}.json")).read_text())
-    channels = np.load(next(truth.parent.glob(f"*beam{beam:02d}.corruptions.npz")))
+    channels = np.load(next(truth.glob(f"*beam{beam:02d}.corruptions.npz")))
     frequencies = channels["frequencies_hz"]
-    out_freq, weights = _output_channels(images, tag)
-    offsets = sky.separation_deg(*entry["phase_centre_deg"])
+    out_freq, weights = output_channels(images, tag)
+    offsets = sky.separation_deg(*phase_centre_deg(run_dir, beam))
     flux = sky.flux_at(frequencies) * pb_gain(offsets, frequencies, simulated)
-    out_flux = flux.reshape(len(flux), len(out_freq), -1).mean(axis=2)
+    return out_freq, weights, flux.reshape(len(flux), len(out_freq), -1).mean(axis=2)
+
+
+def mfs_apparent_flux(run_dir: Path, beam: int, sky, images: Path, tag: str) -> np.ndarray:
+    """Per component of ``sky``: its apparent flux as ``tag``'s MFS image shows it (Jy)."""
+    _, weights, out_flux = output_channel_flux(run_dir, beam, sky, images, tag)
     return np.average(out_flux, weights=weights, axis=1)
 
 

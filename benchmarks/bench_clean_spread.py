@@ -29,7 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _fidelity import mfs_apparent_flux, true_image  # benchmarks/ is on sys.path as a script
+from _fidelity import (  # benchmarks/ is on sys.path when run as a script
+    mfs_apparent_flux,
+    true_image,
+    truth_sky_path,
+)
 from bench_error_budget import _final_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +72,7 @@ def spread_beam(
     noise_dirty = next(images.glob("*noise-MFS-dirty.fits"))
     results = {}
     if fidelity:
-        sky = read_sky(next(run_dir.glob(f"data/field/SB*/truth/*beam{beam:02d}.sky.fits")))
+        sky = read_sky(truth_sky_path(run_dir, beam))
         apparent = mfs_apparent_flux(run_dir, beam, sky, images, f"round{final}")
         noise_rms = float(np.std(fits.getdata(noise_dirty)))
     with tempfile.TemporaryDirectory(dir=run_dir) as scratch:

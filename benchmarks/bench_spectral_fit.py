@@ -34,19 +34,9 @@ import platform
 from pathlib import Path
 
 import numpy as np
+from _fidelity import output_channel_flux, phase_centre_deg, truth_sky_path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _output_channels(images: Path, tag: str) -> tuple[np.ndarray, np.ndarray]:
-    """Centre frequencies and imaging weights of the final round's output channels."""
-    from astropy.io import fits
-
-    paths = sorted(images.glob(f"*{tag}-0[0-9][0-9][0-9]-image.fits"))
-    headers = [fits.getheader(path) for path in paths]
-    frequencies = np.array([header["CRVAL3"] for header in headers])
-    weights = np.array([header.get("WSCIMGWG", 1.0) for header in headers])
-    return frequencies, weights
 
 
 def persistent_residuals(
@@ -80,8 +70,6 @@ def spectral_fit_beam(run_dir: Path, beam: int, settings: list[tuple[int, int]])
 
     from flint.demo import demo_strategy_path
     from flint.imaging.options import image_width_deg
-    from flint.simulation.beam import pb_gain
-    from flint.simulation.observation import SimulationOptions
     from flint.sky.io import read_sky
     from flint.sky.realistic import lm_offsets
     from flint.strategy import load_strategy, options_for_round
@@ -90,25 +78,17 @@ def spectral_fit_beam(run_dir: Path, beam: int, settings: list[tuple[int, int]])
     final = strategy.selfcal_rounds
     imaging = options_for_round(strategy, "imaging", final)
     tag = f"round{final}"
-    truth = next(run_dir.glob(f"data/field/SB*/truth/*beam{beam:02d}.sky.fits"))
-    sky = read_sky(truth)
-    manifest = json.loads((truth.parent / "manifest.json").read_text())
-    simulated = SimulationOptions.model_validate(manifest["options"])
-    entry = json.loads(next(truth.parent.glob(f"*beam{beam:02d}.json")).read_text())
-    ra0, dec0 = entry["phase_centre_deg"]
-    channels = np.load(next(truth.parent.glob(f"*beam{beam:02d}.corruptions.npz")))
-    channel_freq = channels["frequencies_hz"]
+    sky = read_sky(truth_sky_path(run_dir, beam))
+    ra0, dec0 = phase_centre_deg(run_dir, beam)
     images = run_dir / "continuum" / f"beam{beam}" / "images"
-    out_freq, weights = _output_channels(images, tag)
-    n_out = len(out_freq)
 
     east, north = lm_offsets(sky.ra_deg, sky.dec_deg, ra0 % 360.0, dec0)
     half = math.sin(math.radians(image_width_deg(imaging) / 2))
     inside = (np.abs(east) <= half) & (np.abs(north) <= half)
     sky = sky.select(inside)
     offsets = sky.separation_deg(ra0, dec0)
-    channel_flux = sky.flux_at(channel_freq) * pb_gain(offsets, channel_freq, simulated)
-    out_flux = channel_flux.reshape(len(channel_flux), n_out, -1).mean(axis=2)
+    out_freq, weights, out_flux = output_channel_flux(run_dir, beam, sky, images, tag)
+    n_out = len(out_freq)
     apparent = np.average(out_flux, weights=weights, axis=1)
 
     residual_path = next(images.glob(f"*{tag}-MFS-residual.fits"))
